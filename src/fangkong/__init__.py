@@ -1,0 +1,1 @@
+"""fangkong: epidemic prevention and control command platform."""

@@ -1,0 +1,80 @@
+"""The application factory: JSON API under /api/v1, web pages under /, static assets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+
+from fangkong.api import errors
+from fangkong.config import Settings, get_settings
+from fangkong.db.engine import make_engine
+from fangkong.db.session import make_session_factory
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    from fangkong.area.router import router as areas
+    from fangkong.audit.router import router as audit
+    from fangkong.auth.router import router as auth
+    from fangkong.imports.router import router as imports
+    from fangkong.person.router import router as persons
+    from fangkong.place.router import router as places
+    from fangkong.unit.router import router as units
+
+    router = APIRouter(prefix=API_PREFIX)
+    for r in (auth, areas, persons, places, units, imports, audit):
+        router.include_router(r)
+    return router
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, worker: bool | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings)
+    factory = make_session_factory(engine)
+    run_worker = settings.inprocess_worker if worker is None else worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from fangkong.events.registry import load_handlers
+        from fangkong.events.service import InProcessWorker
+
+        load_handlers()
+        w = InProcessWorker(factory) if run_worker else None
+        if w is not None:
+            w.start()
+        try:
+            yield
+        finally:
+            if w is not None:
+                w.stop()
+
+    app = FastAPI(
+        title="fangkong 防控",
+        version="0.1.0",
+        description="Epidemic prevention and control command platform. Log in with "
+        "`POST /api/v1/auth/login` and send `Authorization: Bearer <token>`. Every error has "
+        'the shape `{"error": {"code", "message", "details"}}`.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = factory
+    from fangkong.auth.service import RateLimiter
+
+    app.state.login_limiter = RateLimiter()
+    errors.install(app)
+    from fangkong.api.guard import NulGuard
+
+    app.add_middleware(NulGuard)
+    app.include_router(api_router())
+
+    from fangkong.web.routes import mount as mount_web
+
+    mount_web(app)
+    return app

@@ -1,0 +1,92 @@
+"""Roles and the registry of named actions.
+
+One table says which role may do which action; `fangkong.auth.authorize.authorize` is the
+only place that reads it. Later domains add their actions here. docs/roles-and-permissions.md
+describes every action (a test checks that the two agree).
+"""
+
+from __future__ import annotations
+
+ROLES: tuple[str, ...] = (
+    "commander",
+    "epidemiologist",
+    "tracer",
+    "community_worker",
+    "checkpoint_staff",
+    "sampler",
+    "lab_staff",
+    "quarantine_manager",
+    "supply_officer",
+    "auditor",
+    "admin",
+    "resident",
+)
+
+STAFF: frozenset[str] = frozenset(ROLES) - {"resident"}
+_FIELD = frozenset(
+    {
+        "commander",
+        "epidemiologist",
+        "tracer",
+        "community_worker",
+        "checkpoint_staff",
+        "sampler",
+        "quarantine_manager",
+        "admin",
+    }
+)
+_PII = frozenset({"epidemiologist", "tracer", "community_worker", "quarantine_manager"})
+_REGISTRARS = frozenset({"epidemiologist", "tracer", "community_worker", "admin"})
+
+# action -> (roles allowed, description)
+ACTIONS: dict[str, tuple[frozenset[str], str]] = {
+    "area.read": (STAFF, "See areas (the division tree)"),
+    "area.manage": (
+        frozenset({"admin", "commander"}),
+        "Load the national division list; add communities and grids",
+    ),
+    "person.read": (_FIELD, "List, search and view persons (personal data masked)"),
+    "person.read_pii": (
+        _PII,
+        "View a person's unmasked name, ID number, phone and address, with a stated reason (audited)",
+    ),
+    "person.create": (_REGISTRARS, "Register a person"),
+    "person.update": (_REGISTRARS, "Change a person's record"),
+    "person.delete": (frozenset({"admin"}), "Delete a person registered by mistake"),
+    "person.merge": (
+        frozenset({"community_worker", "epidemiologist", "admin"}),
+        "Merge duplicate person records (history kept)",
+    ),
+    "person.import": (frozenset({"community_worker", "admin"}), "Import persons and households from a sheet"),
+    "person.export": (
+        frozenset({"commander", "epidemiologist", "community_worker", "admin"}),
+        "Export lists of persons (masked unless read_pii and a reason)",
+    ),
+    "household.read": (_FIELD, "View households"),
+    "household.manage": (_REGISTRARS, "Create, change and delete households"),
+    "place.read": (STAFF, "View venues"),
+    "place.manage": (
+        frozenset({"admin", "community_worker", "commander"}),
+        "Create, change, delete and import venues",
+    ),
+    "unit.read": (STAFF, "View units"),
+    "unit.manage": (
+        frozenset({"admin", "community_worker", "commander"}),
+        "Create, change, delete and import units",
+    ),
+    "user.read": (frozenset({"admin", "auditor"}), "List accounts"),
+    "user.manage": (frozenset({"admin"}), "Create, disable and change accounts"),
+    "audit.read": (frozenset({"auditor", "admin"}), "Read the audit trail"),
+    "self.read": (frozenset({"resident"}), "A resident reads their own record, unmasked"),
+}
+
+
+def roles_for(action: str) -> frozenset[str]:
+    try:
+        return ACTIONS[action][0]
+    except KeyError:
+        raise KeyError(f"unregistered action {action!r}") from None
+
+
+def actions_of(roles: list[str] | tuple[str, ...] | frozenset[str]) -> list[str]:
+    return sorted(a for a, (allowed, _d) in ACTIONS.items() if allowed & set(roles))

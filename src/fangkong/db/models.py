@@ -1,0 +1,34 @@
+"""Import every model so that `Base.metadata` is complete (Alembic, tests)."""
+
+from fangkong.area.models import Area
+from fangkong.audit.models import AuditEntry
+from fangkong.auth.models import AuthSession, User, UserRole
+from fangkong.events.models import DomainEvent, EventHandling
+from fangkong.imports.models import ImportBatch
+from fangkong.person.models import (
+    Household,
+    Person,
+    PersonIdentifier,
+    PersonKeyGroup,
+    PersonMerge,
+)
+from fangkong.place.models import Place
+from fangkong.unit.models import Unit
+
+__all__ = [
+    "Area",
+    "AuditEntry",
+    "AuthSession",
+    "DomainEvent",
+    "EventHandling",
+    "Household",
+    "ImportBatch",
+    "Person",
+    "PersonIdentifier",
+    "PersonKeyGroup",
+    "PersonMerge",
+    "Place",
+    "Unit",
+    "User",
+    "UserRole",
+]
