@@ -35,6 +35,7 @@ class Entity:
     manage_action: str
     fields: tuple[str, ...]
     unique: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
     # Extra reference checks: returns problems for the given values.
     check: Callable[[Session, dict[str, Any]], list[ErrorDetail]] | None = None
 
@@ -167,19 +168,48 @@ def delete(entity: Entity, *, session: Session, actor: Actor, ident: int) -> Non
     events.emit(session, f"{entity.name}.deleted", entity.name, ident, {}, actor=actor)
 
 
+def conditions(
+    entity: Entity,
+    actor: Actor,
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    area_code: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a search (and of the matching export): the actor's
+    jurisdiction, name contains `q`, one category, an area subtree."""
+    model = entity.model
+    conds = [jurisdiction_filter(actor, model.area_code)]
+    if q and q.strip():
+        conds.append(model.name.contains(q.strip(), autoescape=True))
+    if category:
+        if category not in entity.categories:
+            raise Invalid("unknown category", [ErrorDetail("category", "unknown category", category)])
+        conds.append(model.category == category)
+    if area_code:
+        conds.append(within_area(model.area_code, area_code))
+    return conds
+
+
 def search(
     entity: Entity,
     *,
     session: Session,
     actor: Actor,
+    q: str | None = None,
+    category: str | None = None,
+    area_code: str | None = None,
     filters: Sequence[ColumnElement[bool]] = (),
     after: int | None = None,
     limit: int = 50,
 ) -> tuple[list[Any], int | None]:
+    """Keyset-paginated search in the actor's jurisdiction: name contains `q`, one
+    category, an area subtree, plus any extra filters."""
     authorize(actor, entity.read_action)
     limit = max(1, min(limit, MAX_PAGE))
     model = entity.model
-    stmt = select(model).where(jurisdiction_filter(actor, model.area_code), *filters).order_by(model.id)
+    conds = [*conditions(entity, actor, q=q, category=category, area_code=area_code), *filters]
+    stmt = select(model).where(*conds).order_by(model.id)
     if after is not None:
         stmt = stmt.where(model.id > after)
     rows = list(session.scalars(stmt.limit(limit + 1)))

@@ -145,3 +145,13 @@ def test_logout_requires_csrf_and_ends_session(client: Any, areas: Any, users: A
     assert client.post("/logout", data={"csrf_token": "nope"}).status_code == 403
     client.post("/logout", data={"csrf_token": _csrf(home.text)}, follow_redirects=False)
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_api_with_session_cookie_needs_csrf_header_for_changes(client: Any, areas: Any, users: Any) -> None:
+    users.create("cw", "community_worker", area="510104")
+    web_login(client, "cw")
+    assert client.get("/api/v1/persons").status_code == 200  # reads need no token
+    body = person_payload()
+    assert client.post("/api/v1/persons", json=body).status_code == 403
+    token = _csrf(client.get("/").text)
+    assert client.post("/api/v1/persons", json=body, headers={"X-CSRF-Token": token}).status_code == 201

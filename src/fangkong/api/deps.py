@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 from fangkong.auth import service as auth
 from fangkong.auth.actor import Actor
 from fangkong.config import Settings
-from fangkong.errors import Unauthenticated
+from fangkong.db.session import unit_of_work
+from fangkong.errors import Forbidden, Unauthenticated
 
 WEB_COOKIE = "fk_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def settings_of(request: Request) -> Settings:
@@ -23,15 +25,8 @@ def settings_of(request: Request) -> Settings:
 
 def _session(request: Request) -> Iterator[Session]:
     """One unit of work per request: commit once when the handler succeeds, else roll back."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with unit_of_work(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(_session, scope="function")]
@@ -59,6 +54,13 @@ def current_actor(request: Request, session: DbSession) -> Actor:
         if raw is None:
             raise Unauthenticated("invalid session cookie; log in again")
         user, row = auth.resolve(session=session, token=raw, kind="web")
+        if request.method not in SAFE_METHODS:
+            from fangkong.web.session import same_token
+
+            if not same_token(row.csrf_token, request.headers.get("x-csrf-token")):
+                raise Forbidden(
+                    "a browser session needs the X-CSRF-Token header for this request (or use a bearer token)"
+                )
         return auth.actor_of(user, csrf=row.csrf_token)
     raise Unauthenticated("log in first: send `Authorization: Bearer <token>` (POST /api/v1/auth/login)")
 

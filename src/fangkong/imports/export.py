@@ -19,22 +19,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from fangkong.area import codes
+from fangkong import crud
 from fangkong.audit import service as audit
 from fangkong.auth.actor import Actor
 from fangkong.auth.authorize import authorize, jurisdiction_filter
 from fangkong.errors import invalid
 from fangkong.imports import columns as cols
-from fangkong.person.key_groups import KEY_GROUPS
+from fangkong.person import service as persons
 from fangkong.person.models import Household, Person, PersonIdentifier, PersonKeyGroup
-from fangkong.place.categories import PLACE_CATEGORIES
 from fangkong.place.models import Place
+from fangkong.place.service import PLACE
 from fangkong.privacy import mask_address, mask_id, mask_name, mask_phone
-from fangkong.unit.categories import UNIT_CATEGORIES
 from fangkong.unit.models import Unit
+from fangkong.unit.service import UNIT
 
 CHUNK = 5_000
 FORMATS = ("csv", "xlsx")
@@ -214,21 +214,6 @@ def _letter(index: int) -> str:
 # ---------------------------------------------------------------- queries and rows
 
 
-def _area(column: Any, area_code: str | None) -> list[ColumnElement[bool]]:
-    if not area_code:
-        return []
-    low, high = codes.subtree_bounds(codes.normalize(area_code))
-    return [column >= low] if high is None else [and_(column >= low, column < high)]
-
-
-def _category(value: str | None, allowed: Sequence[str], column: Any) -> list[Any]:
-    if not value:
-        return []
-    if value not in allowed:
-        raise invalid("category", "unknown category", value)
-    return [column == value]
-
-
 Cells = Callable[[Sequence[Any], Session, bool, str], list[list[Any]]]
 
 
@@ -252,30 +237,16 @@ def _persons(actor: Actor, f: ExportFilters) -> tuple[Query, Cells]:
         .outerjoin(Household, Household.id == Person.household_id)
         .outerjoin(Unit, Unit.id == Person.work_unit_id)
         .where(
-            jurisdiction_filter(actor, Person.area_code),
-            Person.status == "active",
-            *_area(Person.area_code, f.area_code),
-        )
-    )
-    if f.q:
-        q = f.q.strip()
-        stmt = stmt.where(Person.name >= q, Person.name < q + "\U0010ffff")
-    if f.id_number:
-        stmt = stmt.where(
-            Person.id.in_(
-                select(PersonIdentifier.person_id).where(
-                    PersonIdentifier.value == f.id_number.strip().upper()
-                )
+            *persons.conditions(
+                actor,
+                q=f.q,
+                id_number=f.id_number,
+                phone=f.phone,
+                area_code=f.area_code,
+                key_group=f.key_group,
             )
         )
-    if f.phone:
-        stmt = stmt.where(Person.phone == "".join(ch for ch in f.phone if ch.isdigit())[-11:])
-    if f.key_group:
-        if f.key_group not in KEY_GROUPS:
-            raise invalid("key_group", "unknown key group", f.key_group)
-        stmt = stmt.where(
-            Person.id.in_(select(PersonKeyGroup.person_id).where(PersonKeyGroup.key_group == f.key_group))
-        )
+    )
     return stmt, _person_cells
 
 
@@ -330,7 +301,8 @@ def _person_cells(chunk: Sequence[Any], session: Session, masked: bool, lang: st
 
 def _households(actor: Actor, f: ExportFilters) -> tuple[Query, Cells]:
     stmt = select(Household.id, Household.external_ref, Household.area_code, Household.address).where(
-        jurisdiction_filter(actor, Household.area_code), *_area(Household.area_code, f.area_code)
+        jurisdiction_filter(actor, Household.area_code),
+        *([crud.within_area(Household.area_code, f.area_code)] if f.area_code else []),
     )
 
     def cells(chunk: Sequence[Any], session: Session, masked: bool, lang: str) -> list[list[Any]]:
@@ -357,14 +329,8 @@ def _venues(actor: Actor, f: ExportFilters) -> tuple[Query, Cells]:
             Place.venue_code,
         )
         .outerjoin(Unit, Unit.id == Place.responsible_unit_id)
-        .where(
-            jurisdiction_filter(actor, Place.area_code),
-            *_area(Place.area_code, f.area_code),
-            *_category(f.category, PLACE_CATEGORIES, Place.category),
-        )
+        .where(*crud.conditions(PLACE, actor, q=f.q, category=f.category, area_code=f.area_code))
     )
-    if f.q:
-        stmt = stmt.where(Place.name.contains(f.q.strip(), autoescape=True))
     if f.venue_code:
         stmt = stmt.where(Place.venue_code == f.venue_code.strip().upper())
 
@@ -386,13 +352,7 @@ def _units(actor: Actor, f: ExportFilters) -> tuple[Query, Cells]:
         Unit.credit_code,
         Unit.contact_name,
         Unit.contact_phone,
-    ).where(
-        jurisdiction_filter(actor, Unit.area_code),
-        *_area(Unit.area_code, f.area_code),
-        *_category(f.category, UNIT_CATEGORIES, Unit.category),
-    )
-    if f.q:
-        stmt = stmt.where(Unit.name.contains(f.q.strip(), autoescape=True))
+    ).where(*crud.conditions(UNIT, actor, q=f.q, category=f.category, area_code=f.area_code))
 
     def cells(chunk: Sequence[Any], session: Session, masked: bool, lang: str) -> list[list[Any]]:
         return [[r[0], r[1], cols.label_of("unit_category", r[2], lang), *r[3:]] for r in chunk]

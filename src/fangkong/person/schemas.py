@@ -18,8 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from fangkong.area import codes
 from fangkong.errors import FangkongError
+from fangkong.fields import AreaCodeIn, Located, PhoneIn, reason_of
 from fangkong.person import identity
 from fangkong.person.key_groups import KEY_GROUPS
 
@@ -29,10 +29,6 @@ IdKind = Literal[
     "resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreign_permanent_id", "other"
 ]
 _SEX_ALIASES = {"男": "male", "女": "female", "m": "male", "f": "female", "未知": "unknown"}
-
-
-def _reason(exc: FangkongError) -> str:
-    return exc.details[0].reason if exc.details else exc.message
 
 
 def _today(info: ValidationInfo) -> dt.date:
@@ -62,7 +58,7 @@ class IdentifierIn(BaseModel):
     value: str = Field(min_length=1, max_length=64)
 
 
-class PersonFields(BaseModel):
+class PersonFields(Located):
     """Fields shared by create and update (all optional here)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -73,11 +69,9 @@ class PersonFields(BaseModel):
     nationality: str | None = Field(
         default=None, min_length=3, max_length=3, description="ISO 3166-1 alpha-3, CHN by default"
     )
-    phone: str | None = Field(default=None, max_length=20)
-    area_code: str | None = Field(default=None, max_length=15)
+    phone: PhoneIn | None = None
+    area_code: AreaCodeIn | None = Field(default=None, max_length=15)
     address: str | None = Field(default=None, max_length=300)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
     household_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     household_relation: Relation | None = None
     work_unit_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
@@ -90,26 +84,6 @@ class PersonFields(BaseModel):
             v = v.strip()
             return _SEX_ALIASES.get(v.lower(), _SEX_ALIASES.get(v, v.lower() or None))
         return v
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, v: str | None) -> str | None:
-        if v is None or v == "":
-            return None
-        try:
-            return identity.normalize_phone(v)
-        except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
-
-    @field_validator("area_code", mode="before")
-    @classmethod
-    def _area(cls, v: Any) -> Any:
-        if v is None or v == "":
-            return None
-        try:
-            return codes.normalize(v)
-        except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
 
     @field_validator("nationality")
     @classmethod
@@ -136,16 +110,10 @@ class PersonFields(BaseModel):
             return cleaned
         return v
 
-    @model_validator(mode="after")
-    def _coordinates_pair(self) -> PersonFields:
-        if (self.lon is None) != (self.lat is None):
-            raise ValueError("give both lon and lat, or neither")
-        return self
-
 
 class PersonCreate(PersonFields):
     name: str = Field(min_length=1, max_length=100)
-    area_code: str = Field(max_length=15, description="residence area (community or grid)")
+    area_code: AreaCodeIn = Field(max_length=15, description="residence area (community or grid)")
     id_kind: IdKind = "resident_id"
     id_number: str | None = Field(default=None, max_length=64)
     other_identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=10)
@@ -166,7 +134,7 @@ class PersonCreate(PersonFields):
         try:
             value, warnings = identity.normalize_identifier(kind, v, today=_today(info))
         except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
+            raise ValueError(reason_of(exc)) from None
         return _CheckedId(value, warnings)
 
     @field_validator("other_identifiers")
@@ -177,7 +145,7 @@ class PersonCreate(PersonFields):
             try:
                 value, _w = identity.normalize_identifier(other.kind, other.value, today=_today(info))
             except FangkongError as exc:
-                raise ValueError(_reason(exc)) from None
+                raise ValueError(reason_of(exc)) from None
             out.append(IdentifierIn(kind=other.kind, value=value))
         return out
 
@@ -204,14 +172,8 @@ class PersonCreate(PersonFields):
 
 
 class PersonUpdate(PersonFields):
-    """PATCH: only the fields given change. Identifiers are changed through merge/add."""
-
-    @field_validator("name", "area_code")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be empty")
-        return v
+    """PATCH: only the fields given change (required fields cannot be set to null).
+    Identifiers change through merges."""
 
 
 class IdentifierOut(BaseModel):
@@ -278,34 +240,16 @@ class DuplicateCandidate(BaseModel):
 
 class HouseholdCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    area_code: str = Field(max_length=15)
+    area_code: AreaCodeIn = Field(max_length=15)
     address: str = Field(min_length=1, max_length=300)
     external_ref: str | None = Field(default=None, max_length=64)
-
-    @field_validator("area_code", mode="before")
-    @classmethod
-    def _area(cls, v: Any) -> Any:
-        try:
-            return codes.normalize(v)
-        except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
 
 
 class HouseholdUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    area_code: str | None = Field(default=None, max_length=15)
+    area_code: AreaCodeIn | None = Field(default=None, max_length=15)
     address: str | None = Field(default=None, min_length=1, max_length=300)
     external_ref: str | None = Field(default=None, max_length=64)
-
-    @field_validator("area_code", mode="before")
-    @classmethod
-    def _area(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be empty")
-        try:
-            return codes.normalize(v)
-        except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
 
 
 class HouseholdOut(BaseModel):

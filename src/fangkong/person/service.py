@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, select
+from sqlalchemy import ColumnElement, Select, and_, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from fangkong.area.models import Area
@@ -119,6 +119,43 @@ def unmask(*, session: Session, actor: Actor, person_id: int, reason: str) -> Pe
     return to_out(person, masked=False)
 
 
+def conditions(
+    actor: Actor,
+    *,
+    q: str | None = None,
+    id_number: str | None = None,
+    phone: str | None = None,
+    area_code: str | None = None,
+    key_group: str | None = None,
+    household_id: int | None = None,
+    include_merged: bool = False,
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a person search (and of the matching export)."""
+    conds: list[ColumnElement[bool]] = [jurisdiction_filter(actor, Person.area_code)]
+    if not include_merged:
+        conds.append(Person.status == "active")
+    if q and q.strip():
+        q = q.strip()
+        conds.append(and_(Person.name >= q, Person.name < q + "\U0010ffff"))
+    if id_number:
+        value = id_number.strip().upper()
+        conds.append(Person.id.in_(select(PersonIdentifier.person_id).where(PersonIdentifier.value == value)))
+    if phone:
+        digits = "".join(ch for ch in phone if ch.isdigit())[-11:]
+        conds.append(Person.phone == digits)
+    if area_code:
+        conds.append(within_area(Person.area_code, area_code))
+    if key_group:
+        if key_group not in KEY_GROUPS:
+            raise invalid("key_group", "unknown key group", key_group)
+        conds.append(
+            Person.id.in_(select(PersonKeyGroup.person_id).where(PersonKeyGroup.key_group == key_group))
+        )
+    if household_id is not None:
+        conds.append(Person.household_id == household_id)
+    return conds
+
+
 def search(
     *,
     session: Session,
@@ -136,30 +173,17 @@ def search(
     """Keyset-paginated search (by id). Name matches by prefix; ID and phone exactly."""
     authorize(actor, "person.read")
     limit = max(1, min(limit, MAX_PAGE))
-    stmt = _load().where(jurisdiction_filter(actor, Person.area_code)).order_by(Person.id)
-    if not include_merged:
-        stmt = stmt.where(Person.status == "active")
-    if q:
-        q = q.strip()
-        stmt = stmt.where(and_(Person.name >= q, Person.name < q + "\U0010ffff"))
-    if id_number:
-        value = id_number.strip().upper()
-        stmt = stmt.where(
-            Person.id.in_(select(PersonIdentifier.person_id).where(PersonIdentifier.value == value))
-        )
-    if phone:
-        digits = "".join(ch for ch in phone if ch.isdigit())[-11:]
-        stmt = stmt.where(Person.phone == digits)
-    if area_code:
-        stmt = stmt.where(within_area(Person.area_code, area_code))
-    if key_group:
-        if key_group not in KEY_GROUPS:
-            raise invalid("key_group", "unknown key group", key_group)
-        stmt = stmt.where(
-            Person.id.in_(select(PersonKeyGroup.person_id).where(PersonKeyGroup.key_group == key_group))
-        )
-    if household_id is not None:
-        stmt = stmt.where(Person.household_id == household_id)
+    conds = conditions(
+        actor,
+        q=q,
+        id_number=id_number,
+        phone=phone,
+        area_code=area_code,
+        key_group=key_group,
+        household_id=household_id,
+        include_merged=include_merged,
+    )
+    stmt = _load().where(*conds).order_by(Person.id)
     if after is not None:
         stmt = stmt.where(Person.id > after)
     rows = list(session.scalars(stmt.limit(limit + 1)))

@@ -3,41 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fangkong.area import codes
-from fangkong.errors import FangkongError
+from fangkong.fields import AreaCodeIn, Located
 from fangkong.place.categories import PLACE_CATEGORIES
+from fangkong.types import MAX_ID
 
 
-def _area(v: Any) -> Any:
-    if v is None:
-        return None
-    try:
-        return codes.normalize(v)
-    except FangkongError as exc:
-        raise ValueError(exc.details[0].reason) from None
-
-
-class _PlaceFields(BaseModel):
+class _PlaceFields(Located):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     category: str | None = Field(default=None, description="one of the 20 key place categories")
-    area_code: str | None = Field(default=None, max_length=15)
+    area_code: AreaCodeIn | None = Field(default=None, max_length=15)
     address: str | None = Field(default=None, max_length=300)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
     capacity: int | None = Field(default=None, ge=0, le=10_000_000)
-    responsible_unit_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    responsible_unit_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     venue_code: str | None = Field(default=None, min_length=4, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-
-    @field_validator("area_code", mode="before")
-    @classmethod
-    def _area_code(cls, v: Any) -> Any:
-        return _area(v)
 
     @field_validator("venue_code")
     @classmethod
@@ -51,26 +34,15 @@ class _PlaceFields(BaseModel):
             raise ValueError(f"unknown place category {v!r}; see docs/registry.md for the 20 codes")
         return v
 
-    @model_validator(mode="after")
-    def _pair(self) -> _PlaceFields:
-        if (self.lon is None) != (self.lat is None):
-            raise ValueError("give both lon and lat, or neither")
-        return self
-
 
 class PlaceCreate(_PlaceFields):
     name: str = Field(min_length=1, max_length=200)
     category: str
-    area_code: str = Field(max_length=15)
+    area_code: AreaCodeIn = Field(max_length=15)
 
 
 class PlaceUpdate(_PlaceFields):
-    @field_validator("name", "category", "area_code", "venue_code")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be empty")
-        return v
+    """PATCH: only the fields given change (required fields cannot be set to null)."""
 
 
 class PlaceOut(BaseModel):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from fangkong import crud
 from fangkong.auth.actor import Actor
-from fangkong.errors import ErrorDetail, invalid
+from fangkong.errors import ErrorDetail
 from fangkong.place.categories import PLACE_CATEGORIES
 from fangkong.place.models import Place
 from fangkong.place.schemas import PlaceCreate, PlaceUpdate
@@ -48,6 +47,7 @@ PLACE = crud.Entity(
         "venue_code",
     ),
     unique=("venue_code",),
+    categories=PLACE_CATEGORIES,
     check=_check,
 )
 
@@ -84,15 +84,15 @@ def search(
     after: int | None = None,
     limit: int = 50,
 ) -> tuple[list[Place], int | None]:
-    filters: list[ColumnElement[bool]] = []
-    if q:
-        filters.append(Place.name.contains(q.strip(), autoescape=True))
-    if category:
-        if category not in PLACE_CATEGORIES:
-            raise invalid("category", "unknown category", category)
-        filters.append(Place.category == category)
-    if area_code:
-        filters.append(crud.within_area(Place.area_code, area_code))
-    if venue_code:
-        filters.append(Place.venue_code == venue_code.strip().upper())
-    return crud.search(PLACE, session=session, actor=actor, filters=filters, after=after, limit=limit)
+    extra = [Place.venue_code == venue_code.strip().upper()] if venue_code else []
+    return crud.search(
+        PLACE,
+        session=session,
+        actor=actor,
+        q=q,
+        category=category,
+        area_code=area_code,
+        filters=extra,
+        after=after,
+        limit=limit,
+    )

@@ -3,43 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from fangkong.area import codes
-from fangkong.errors import FangkongError
-from fangkong.person.identity import normalize_phone
+from fangkong.fields import AreaCodeIn, Located, PhoneIn, checked
 from fangkong.unit.categories import UNIT_CATEGORIES
 from fangkong.unit.credit_code import normalize_credit_code
 
-
-def _reason(exc: FangkongError) -> str:
-    return exc.details[0].reason if exc.details else exc.message
+CreditCodeIn = Annotated[str, Field(max_length=18), AfterValidator(checked(normalize_credit_code))]
 
 
-class _UnitFields(BaseModel):
+class _UnitFields(Located):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     category: str | None = Field(default=None, description="one of the 14 key unit categories")
-    area_code: str | None = Field(default=None, max_length=15)
+    area_code: AreaCodeIn | None = Field(default=None, max_length=15)
     address: str | None = Field(default=None, max_length=300)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    credit_code: str | None = Field(default=None, max_length=18)
+    credit_code: CreditCodeIn | None = None
     contact_name: str | None = Field(default=None, max_length=100)
-    contact_phone: str | None = Field(default=None, max_length=20)
-
-    @field_validator("area_code", mode="before")
-    @classmethod
-    def _area(cls, v: Any) -> Any:
-        if v is None:
-            return None
-        try:
-            return codes.normalize(v)
-        except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
+    contact_phone: PhoneIn | None = None
 
     @field_validator("category")
     @classmethod
@@ -48,46 +32,15 @@ class _UnitFields(BaseModel):
             raise ValueError(f"unknown unit category {v!r}; see docs/registry.md for the 14 codes")
         return v
 
-    @field_validator("credit_code")
-    @classmethod
-    def _credit(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        try:
-            return normalize_credit_code(v)
-        except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
-
-    @field_validator("contact_phone")
-    @classmethod
-    def _phone(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        try:
-            return normalize_phone(v)
-        except FangkongError as exc:
-            raise ValueError(_reason(exc)) from None
-
-    @model_validator(mode="after")
-    def _pair(self) -> _UnitFields:
-        if (self.lon is None) != (self.lat is None):
-            raise ValueError("give both lon and lat, or neither")
-        return self
-
 
 class UnitCreate(_UnitFields):
     name: str = Field(min_length=1, max_length=200)
     category: str
-    area_code: str = Field(max_length=15)
+    area_code: AreaCodeIn = Field(max_length=15)
 
 
 class UnitUpdate(_UnitFields):
-    @field_validator("name", "category", "area_code")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be empty")
-        return v
+    """PATCH: only the fields given change (required fields cannot be set to null)."""
 
 
 class UnitOut(BaseModel):

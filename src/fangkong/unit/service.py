@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from fangkong import crud
 from fangkong.auth.actor import Actor
-from fangkong.errors import invalid
 from fangkong.unit.categories import UNIT_CATEGORIES
 from fangkong.unit.models import Unit
 from fangkong.unit.schemas import UnitCreate, UnitUpdate
@@ -29,6 +27,7 @@ UNIT = crud.Entity(
         "contact_phone",
     ),
     unique=("credit_code",),
+    categories=UNIT_CATEGORIES,
 )
 
 
@@ -61,13 +60,13 @@ def search(
     after: int | None = None,
     limit: int = 50,
 ) -> tuple[list[Unit], int | None]:
-    filters: list[ColumnElement[bool]] = []
-    if q:
-        filters.append(Unit.name.contains(q.strip(), autoescape=True))
-    if category:
-        if category not in UNIT_CATEGORIES:
-            raise invalid("category", "unknown category", category)
-        filters.append(Unit.category == category)
-    if area_code:
-        filters.append(crud.within_area(Unit.area_code, area_code))
-    return crud.search(UNIT, session=session, actor=actor, filters=filters, after=after, limit=limit)
+    return crud.search(
+        UNIT,
+        session=session,
+        actor=actor,
+        q=q,
+        category=category,
+        area_code=area_code,
+        after=after,
+        limit=limit,
+    )
