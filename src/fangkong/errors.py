@@ -23,7 +23,8 @@ class ErrorDetail:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field, "reason": self.reason}
         if self.value is not None:
-            out["value"] = self.value
+            plain = isinstance(self.value, str | int | float | bool)
+            out["value"] = self.value if plain else str(self.value)
         if self.row is not None:
             out["row"] = self.row
         return out

@@ -245,3 +245,20 @@ def test_update_refuses_nulls_and_contradictions(session: Any, areas: Any) -> No
     assert e.value.details[0].field == "birth_date"
     persons.update(session=session, actor=CW, person_id=p.id, data=PersonUpdate(address=None))
     assert session.get(Person, p.id).address is None
+
+
+def test_audit_and_merge_history_are_masked_when_read(client: Any, areas: Any, users: Any) -> None:
+    users.create("cw", "community_worker", area="510104")
+    users.create("aud", "auditor", area=None)
+    h = login(client, "cw")
+    a = client.post("/api/v1/persons", json=person_payload(seq=1), headers=h).json()["person"]
+    b = client.post("/api/v1/persons", json=person_payload(seq=2), headers=h).json()["person"]
+    client.post(
+        f"/api/v1/persons/{a['id']}/merge", json={"merged_id": b["id"], "reason": "同一人两份记录"}, headers=h
+    )
+    rows = client.get("/api/v1/audit?action=person.create", headers=login(client, "aud")).json()["items"]
+    after = rows[0]["after"]
+    assert after["name"] == "张*丰" and after["phone"] == "138****8000" and after["birth_date"] == "1985"
+    assert all("*" * 10 in i for i in after["identifiers"])
+    merges = client.get(f"/api/v1/persons/{a['id']}/merges", headers=h).json()
+    assert merges[0]["snapshot"]["name"] == "张*丰"

@@ -23,10 +23,11 @@ def api_router() -> APIRouter:
     from fangkong.imports.router import router as imports
     from fangkong.person.router import router as persons
     from fangkong.place.router import router as places
+    from fangkong.policy_profile.router import router as policy
     from fangkong.unit.router import router as units
 
     router = APIRouter(prefix=API_PREFIX)
-    for r in (auth, areas, persons, places, units, imports, audit):
+    for r in (auth, areas, persons, places, units, imports, policy, audit):
         router.include_router(r)
     return router
 

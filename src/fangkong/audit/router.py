@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from fangkong.api.deps import CurrentActor, DbSession
 from fangkong.audit import service as audit
+from fangkong.privacy import mask_record
 from fangkong.types import MAX_ID
 
 router = APIRouter(tags=["audit"])
@@ -55,5 +56,13 @@ def list_audit(
         resource_type=resource_type,
         resource_id=resource_id,
     )
-    items = [AuditOut.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    items = [
+        AuditOut.model_validate(r, from_attributes=True).model_copy(
+            update={
+                "before": mask_record(r.before, r.resource_type),
+                "after": mask_record(r.after, r.resource_type),
+            }
+        )
+        for r in rows[:limit]
+    ]
     return AuditPage(items=items, next_before=items[-1].id if len(rows) > limit else None)

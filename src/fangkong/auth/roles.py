@@ -78,6 +78,16 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "user.manage": (frozenset({"admin"}), "Create, disable and change accounts"),
     "audit.read": (frozenset({"auditor", "admin"}), "Read the audit trail"),
     "self.read": (frozenset({"resident"}), "A resident reads their own record, unmasked"),
+    "policy.read": (STAFF, "See policy profiles, the profile in force and what a switch would change"),
+    "policy.manage": (
+        frozenset({"commander", "admin"}),
+        "Activate a policy profile from a date (re-plans everyone under measures)",
+    ),
+    "measure.read": (_FIELD, "See a person's categories, measures and the reasons for them"),
+    "measure.assign": (
+        frozenset({"epidemiologist", "tracer", "community_worker", "checkpoint_staff", "quarantine_manager"}),
+        "Put a person in a category (close contact, arrival, …) so that the profile decides their measures",
+    ),
 }
 
 

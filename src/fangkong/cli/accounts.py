@@ -126,6 +126,7 @@ def audit_list(
 ) -> None:
     """Show the newest audit entries."""
     from fangkong.audit import service as audit
+    from fangkong.privacy import mask_record
 
     rtype, _, rid = (resource or "").partition(":")
     with unit_of_work() as session:
@@ -146,8 +147,8 @@ def audit_list(
                 "action": e.action,
                 "resource": f"{e.resource_type}:{e.resource_id or ''}",
                 "reason": e.reason or "",
-                "before": e.before,
-                "after": e.after,
+                "before": mask_record(e.before, e.resource_type),
+                "after": mask_record(e.after, e.resource_type),
             }
             for e in rows
         ]

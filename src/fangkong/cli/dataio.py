@@ -20,12 +20,14 @@ from fangkong.cli.common import AsUser, Format, actor_for, output, unit_of_work
 from fangkong.errors import ErrorDetail, FangkongError
 
 KINDS = ("persons", "households", "venues", "units")
+EXPORT_ONLY = ("areas", "audit")  # exported, never imported
 import_app = typer.Typer(
     help="Import registry sheets (.csv UTF-8/GB18030 or .xlsx); see docs/import-formats.md.",
     no_args_is_help=True,
 )
 export_app = typer.Typer(
-    help="Export registry lists to .xlsx or .csv (personal data masked unless --unmask-reason).",
+    help="Export registry lists, areas or the audit trail to .xlsx or .csv "
+    "(personal data masked unless --unmask-reason).",
     no_args_is_help=True,
 )
 
@@ -176,7 +178,8 @@ def run_export(
         if tmp.exists():
             tmp.unlink()
     masked = "masked" if result.masked else "UNMASKED (audited)"
-    typer.echo(f"wrote {result.rows} {kind} to {out} ({fmt}, {masked})")
+    note = fmt if result.kind == "areas" else f"{fmt}, {masked}"
+    typer.echo(f"wrote {result.rows} {kind} to {out} ({note})")
     return 0
 
 
@@ -220,6 +223,71 @@ def _export_command(kind: str) -> Callable[..., None]:
 for _kind in KINDS:
     import_app.command(_kind)(_import_command(_kind))
     export_app.command(_kind)(_export_command(_kind))
+
+
+_OUT = typer.Option(..., "--out", help="the file to write (.xlsx or .csv)")
+_FMT = typer.Option(None, "--format", help="csv or xlsx (default: from the extension of --out)")
+_LANG = typer.Option("zh-CN", "--lang", help="headers and labels: zh-CN or en")
+
+
+@export_app.command("areas")
+def export_areas(
+    out: Path = _OUT,
+    fmt: str | None = _FMT,
+    q: str | None = typer.Option(None, "--q", help="name contains"),
+    area: str | None = typer.Option(None, "--area", help="only this area and below"),
+    level: str | None = typer.Option(
+        None, "--level", help="province, city, county, township, community or grid"
+    ),
+    lang: str = _LANG,
+    as_user: str | None = AsUser,
+) -> None:
+    """Export the areas in your jurisdiction to --out (code, name, level, parent, local)."""
+    code = run_export(
+        "areas",
+        out,
+        fmt=fmt,
+        unmask_reason=None,
+        lang=lang,
+        as_user=as_user,
+        filters={"q": q, "area_code": area, "level": level},
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+@export_app.command("audit")
+def export_audit(
+    out: Path = _OUT,
+    fmt: str | None = _FMT,
+    user: str | None = typer.Option(None, "--user", help="only this account's actions"),
+    action: str | None = typer.Option(None, "--action", help="e.g. person.read_pii"),
+    resource: str | None = typer.Option(None, "--resource", help="TYPE or TYPE:ID, e.g. person:42"),
+    since: str | None = typer.Option(None, "--since", help="from this local date (YYYY-MM-DD)"),
+    until: str | None = typer.Option(None, "--until", help="up to this local date, included"),
+    lang: str = _LANG,
+    as_user: str | None = AsUser,
+) -> None:
+    """Export the audit trail to --out (needs audit.read; before/after always masked)."""
+    rtype, _, rid = (resource or "").partition(":")
+    code = run_export(
+        "audit",
+        out,
+        fmt=fmt,
+        unmask_reason=None,
+        lang=lang,
+        as_user=as_user,
+        filters={
+            "user": user,
+            "action": action,
+            "resource_type": rtype or None,
+            "resource_id": rid or None,
+            "since": since,
+            "until": until,
+        },
+    )
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

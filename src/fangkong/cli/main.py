@@ -34,11 +34,12 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from fangkong.cli import accounts, admin, dataio, serve
+    from fangkong.cli import accounts, admin, dataio, policy, serve
 
     admin.register(app)
     accounts.register(app)
     dataio.register(app)
+    policy.register(app)
     serve.register(app)
     _registered = True
 

@@ -5,6 +5,7 @@ from fangkong.audit.models import AuditEntry
 from fangkong.auth.models import AuthSession, User, UserRole
 from fangkong.events.models import DomainEvent, EventHandling
 from fangkong.imports.models import ImportBatch
+from fangkong.measure.models import Measure, PersonCategory, PolicyDecision
 from fangkong.person.models import (
     Household,
     Person,
@@ -13,6 +14,7 @@ from fangkong.person.models import (
     PersonMerge,
 )
 from fangkong.place.models import Place
+from fangkong.policy_profile.models import PolicyActivation
 from fangkong.unit.models import Unit
 
 __all__ = [
@@ -23,11 +25,15 @@ __all__ = [
     "EventHandling",
     "Household",
     "ImportBatch",
+    "Measure",
     "Person",
     "PersonIdentifier",
     "PersonKeyGroup",
+    "PersonCategory",
     "PersonMerge",
     "Place",
+    "PolicyActivation",
+    "PolicyDecision",
     "Unit",
     "User",
     "UserRole",

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    import fangkong.db.models  # noqa: F401  (every mapper known before the first flush)
+
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 

@@ -1,6 +1,7 @@
 """Column specifications of the import and export sheets, and the value conversions they need.
 
-Each kind (`persons`, `households`, `venues`, `units`) has one list of columns. A column has a
+Each kind (`persons`, `households`, `venues`, `units`) has one list of columns; `areas` and
+`audit` are export-only lists with their own columns (`EXPORT_ONLY_COLUMNS`). A column has a
 canonical field name, the header written in zh-CN and in English, other accepted headers
 and whether it is required. Headers are matched ignoring case, spaces, `_`, `-`, `*` and the
 width of characters (NFKC), so `证件号码`, `ID number`, `id_number` and `身份证号` all name the
@@ -314,11 +315,61 @@ LONG_NUMBER_COLUMNS = frozenset(
 )
 
 
+# Lists that are exported but never imported (their own columns, no import aliases).
+EXPORT_ONLY_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "areas": (
+        _c("code", "区域代码", "Area code"),
+        _c("name", "区域名称", "Area name"),
+        _c("level", "层级", "Level", fmt="province, city, county, township, community or grid"),
+        _c("parent_code", "上级区域代码", "Parent code"),
+        _c("local", "本地添加", "Local", fmt="是/否, yes/no: added locally, not from the national list"),
+        _LON,
+        _LAT,
+    ),
+    "audit": (
+        ID_COLUMN,
+        _c("at", "时间", "Time", fmt="local time of the configured zone, ISO 8601"),
+        _c("actor_name", "账号", "Account"),
+        _c("action", "操作", "Action"),
+        _c("resource_type", "对象类型", "Resource type"),
+        _c("resource_id", "对象编号", "Resource ID"),
+        _c("area_code", "区域代码", "Area code"),
+        _c("reason", "理由", "Reason"),
+        _c("before", "修改前", "Before", fmt="JSON, personal data masked"),
+        _c("after", "修改后", "After", fmt="JSON, personal data masked"),
+    ),
+}
+EXPORT_KINDS: tuple[str, ...] = (*KINDS, *EXPORT_ONLY_COLUMNS)
+YES_NO = {"zh-CN": ("是", "否"), "en": ("yes", "no")}
+
+
 def canonical_kind(kind: str) -> str:
     k = KIND_ALIASES.get(kind, kind)
     if k not in COLUMNS:
         raise invalid("kind", f"unknown kind; expected one of {', '.join(KINDS)}", kind)
     return k
+
+
+def export_kind(kind: str) -> str:
+    """Like `canonical_kind`, but also accepts the export-only lists (areas, audit)."""
+    if kind in EXPORT_ONLY_COLUMNS:
+        return kind
+    k = KIND_ALIASES.get(kind, kind)
+    if k not in COLUMNS:
+        raise invalid("kind", f"unknown kind; expected one of {', '.join(EXPORT_KINDS)}", kind)
+    return k
+
+
+def export_columns(kind: str) -> tuple[Column, ...]:
+    """The columns of an export: the record's id, then the import columns; or the columns
+    of an export-only list."""
+    if kind in EXPORT_ONLY_COLUMNS:
+        return EXPORT_ONLY_COLUMNS[kind]
+    return (ID_COLUMN, *COLUMNS[kind])
+
+
+def yes_no(value: bool | None, lang: str) -> str:
+    return "" if value is None else YES_NO["en" if lang == "en" else "zh-CN"][0 if value else 1]
 
 
 def norm_header(text: str) -> str:

@@ -1,14 +1,16 @@
-"""Exports of the registry lists (persons, households, venues, units) to .xlsx and .csv.
+"""Exports of the registry lists (persons, households, venues, units) to .xlsx and .csv, and
+of the export-only lists (areas, the audit trail; see `fangkong.imports.export_lists`).
 
-Rows are read in id order, 5,000 at a time (keyset pagination, plain rows rather than ORM
-objects), and written as they come: openpyxl's write-only workbook or a CSV writer, so a
-list of a million persons is exported with bounded memory. The filters are those of the
+Rows are read in id order (areas: code order), 5,000 at a time (keyset pagination, plain
+rows rather than ORM objects), and written as they come: openpyxl's write-only workbook or a
+CSV writer, so a list of a million persons is exported with bounded memory. The filters are those of the
 search services, and the actor's jurisdiction always applies.
 
 Personal data (persons: name, ID number, phone, address, coordinates, birth date; households:
 address) is masked unless the actor may `person.read_pii` and states a reason. Every export
 leaves one audit row: `<resource>.export`, or `person.export_pii` / `household.export_pii`
-for an unmasked one, with the filters, the row count and the reason.
+for an unmasked one, with the filters, the row count and the reason. The audit trail's own
+snapshots are always masked.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from fangkong.auth.actor import Actor
 from fangkong.auth.authorize import authorize, jurisdiction_filter
 from fangkong.errors import invalid
 from fangkong.imports import columns as cols
+from fangkong.imports import export_lists
 from fangkong.person import service as persons
 from fangkong.person.models import Household, Person, PersonIdentifier, PersonKeyGroup
 from fangkong.place.models import Place
@@ -47,8 +50,17 @@ READ_ACTION = {
     "households": "person.export",
     "venues": "place.read",
     "units": "unit.read",
+    "areas": "area.read",
+    "audit": "audit.read",
 }
-RESOURCE = {"persons": "person", "households": "household", "venues": "place", "units": "unit"}
+RESOURCE = {
+    "persons": "person",
+    "households": "household",
+    "venues": "place",
+    "units": "unit",
+    "areas": "area",
+    "audit": "audit",
+}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 Query = Select[*tuple[Any, ...]]
 
@@ -64,6 +76,13 @@ class ExportFilters:
     id_number: str | None = None
     phone: str | None = None
     venue_code: str | None = None
+    level: str | None = None  # areas
+    user: str | None = None  # audit: the account's login name
+    action: str | None = None  # audit
+    resource_type: str | None = None  # audit
+    resource_id: str | None = None  # audit
+    since: str | None = None  # audit: first local date, YYYY-MM-DD
+    until: str | None = None  # audit: last local date, YYYY-MM-DD
 
     def given(self) -> dict[str, str]:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
@@ -78,7 +97,7 @@ class ExportResult:
 
 
 def headers(kind: str, lang: str = "zh-CN") -> list[str]:
-    return [c.header(lang) for c in (cols.ID_COLUMN, *cols.COLUMNS[kind])]
+    return [c.header(lang) for c in cols.export_columns(kind)]
 
 
 def export(
@@ -93,7 +112,7 @@ def export(
     lang: str = "zh-CN",
 ) -> ExportResult:
     """Write the list to `out` (a binary stream) and record the audit row."""
-    kind = cols.canonical_kind(kind)
+    kind = cols.export_kind(kind)
     if fmt not in FORMATS:
         raise invalid("format", f"unknown format; expected {' or '.join(FORMATS)}", fmt)
     if lang not in ("zh-CN", "en"):
@@ -104,7 +123,7 @@ def export(
     masked = True
     if reason:
         if kind not in ("persons", "households"):
-            raise invalid("unmask_reason", "only person and household lists are masked")
+            raise invalid("unmask_reason", "only person and household lists can be unmasked")
         authorize(actor, "person.read_pii")
         if len(reason) < 4:
             raise invalid(
@@ -137,10 +156,12 @@ def export(
 
 
 def _keyset(session: Session, stmt: Query) -> Iterator[Sequence[Any]]:
+    """Chunks in the order of the first selected column (an id, or an area's code)."""
     key = stmt.selected_columns[0]
-    last = 0
+    last: Any = None
     while True:
-        chunk = session.execute(stmt.where(key > last).order_by(key).limit(CHUNK)).all()
+        page = stmt if last is None else stmt.where(key > last)
+        chunk = session.execute(page.order_by(key).limit(CHUNK)).all()
         if not chunk:
             return
         yield chunk
@@ -365,6 +386,8 @@ _QUERIES: dict[str, Callable[[Actor, ExportFilters], tuple[Query, Cells]]] = {
     "households": _households,
     "venues": _venues,
     "units": _units,
+    "areas": export_lists.areas,
+    "audit": export_lists.audit_trail,
 }
 
 
@@ -372,5 +395,6 @@ def filename(kind: str, fmt: str, when: Any = None) -> str:
     import datetime as dt
 
     stamp: str = (when or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    name = "places" if cols.canonical_kind(kind) == "venues" else cols.canonical_kind(kind)
+    canonical = cols.export_kind(kind)
+    name = "places" if canonical == "venues" else canonical
     return f"{name}-{stamp}.{fmt}"

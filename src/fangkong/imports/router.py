@@ -1,4 +1,5 @@
-"""/api/v1/imports/{kind} (upload a sheet) and /api/v1/exports/{kind}.{fmt} (download a list)."""
+"""/api/v1/imports/{kind} (upload a sheet) and /api/v1/exports/{kind}.{fmt} (download a list;
+also the export-only lists `areas` and `audit`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from fangkong.api.deps import CurrentActor, DbSession
+from fangkong.area.codes import LEVELS
 from fangkong.auth.authorize import authorize
 from fangkong.errors import ErrorDetail, FangkongError, Invalid, invalid
 from fangkong.i18n import pick_language
@@ -31,7 +33,7 @@ MAX_PROBLEMS = 1_000  # problems listed in a response (the CLI report has them a
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 ImportKind = Literal["persons", "households", "venues", "places", "units"]
-ExportKind = Literal["persons", "households", "places", "venues", "units"]
+ExportKind = Literal["persons", "households", "places", "venues", "units", "areas", "audit"]
 ExportFormat = Literal["csv", "xlsx"]
 _ERROR_SHAPE = {
     "description": "the platform's error shape: "
@@ -168,13 +170,19 @@ def _text(name: str, value: str | None) -> str | None:
     },
 )
 def export_list(
-    kind: Annotated[ExportKind, Path(description="`venues` is another name for `places`")],
+    kind: Annotated[
+        ExportKind,
+        Path(description="`venues` is another name for `places`; `areas` and `audit` are export only"),
+    ],
     fmt: Annotated[ExportFormat, Path(description="csv (UTF-8 with BOM) or xlsx")],
     session: DbSession,
     actor: CurrentActor,
     q: Annotated[
         str | None,
-        Query(max_length=100, description="persons: name starts with; places, units: name contains"),
+        Query(
+            max_length=100,
+            description="persons: name starts with; places, units, areas: name contains",
+        ),
     ] = None,
     area_code: Annotated[str | None, Query(max_length=15, pattern=r"^\d+$")] = None,
     key_group: Annotated[
@@ -187,6 +195,20 @@ def export_list(
     id_number: Annotated[str | None, Query(max_length=64)] = None,
     phone: Annotated[str | None, Query(max_length=20)] = None,
     venue_code: Annotated[str | None, Query(max_length=40)] = None,
+    level: Annotated[
+        str | None,
+        Query(max_length=12, description="areas: one level", json_schema_extra={"enum": list(LEVELS)}),
+    ] = None,
+    user: Annotated[str | None, Query(max_length=64, description="audit: the account's login name")] = None,
+    action: Annotated[str | None, Query(max_length=64, description="audit: e.g. person.read_pii")] = None,
+    resource_type: Annotated[str | None, Query(max_length=32, description="audit: e.g. person")] = None,
+    resource_id: Annotated[str | None, Query(max_length=64, description="audit")] = None,
+    since: Annotated[
+        str | None, Query(max_length=10, description="audit: from this local date (YYYY-MM-DD)")
+    ] = None,
+    until: Annotated[
+        str | None, Query(max_length=10, description="audit: up to this local date, included (YYYY-MM-DD)")
+    ] = None,
     unmask_reason: Annotated[
         str | None,
         Query(
@@ -196,7 +218,8 @@ def export_list(
     ] = None,
     lang: Annotated[Literal["zh-CN", "en"] | None, Query(description="headers and labels")] = None,
 ) -> FileResponse:
-    """Download a registry list (masked personal data unless `unmask_reason` is given)."""
+    """Download a registry list (masked personal data unless `unmask_reason` is given), the
+    areas or the audit trail (always masked). Each filter applies only to the lists that have it."""
     filters = exports.ExportFilters(
         q=_text("q", q),
         area_code=_text("area_code", area_code),
@@ -205,6 +228,13 @@ def export_list(
         id_number=_text("id_number", id_number),
         phone=_text("phone", phone),
         venue_code=_text("venue_code", venue_code),
+        level=_text("level", level),
+        user=_text("user", user),
+        action=_text("action", action),
+        resource_type=_text("resource_type", resource_type),
+        resource_id=_text("resource_id", resource_id),
+        since=_text("since", since),
+        until=_text("until", until),
     )
     reason = _text("unmask_reason", unmask_reason)
     fd, tmp = tempfile.mkstemp(prefix="fangkong-export-", suffix=f".{fmt}")

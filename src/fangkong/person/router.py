@@ -27,6 +27,7 @@ from fangkong.person.schemas import (
     PersonWrite,
     UnmaskRequest,
 )
+from fangkong.privacy import mask_record
 from fangkong.types import MAX_ID
 
 router = APIRouter(tags=["persons"])
@@ -141,8 +142,7 @@ class MergeOut(BaseModel):
 
 @router.get("/persons/{person_id}/merges", response_model=list[MergeOut])
 def merges(person_id: PersonId, session: DbSession, actor: CurrentActor) -> list[MergeOut]:
-    """Merge history; the merged record's snapshot is shown only with `person.read_pii`."""
-    show = persons.can_unmask(actor)
+    """Merge history, with the merged record's snapshot (personal data masked)."""
     return [
         MergeOut(
             id=m.id,
@@ -150,7 +150,7 @@ def merges(person_id: PersonId, session: DbSession, actor: CurrentActor) -> list
             merged_id=m.merged_id,
             reason=m.reason,
             merged_at=m.merged_at,
-            snapshot=m.snapshot if show else None,
+            snapshot=mask_record(m.snapshot),
         )
         for m in merge.history(session=session, actor=actor, person_id=person_id)
     ]

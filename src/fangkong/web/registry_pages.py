@@ -172,6 +172,8 @@ def area_list(
         ]
         for a in rows
     ]
+    wanted = {"q": q, "area_code": area_code} if q or area_code else {"area_code": parent}
+    query = urlencode({k: v for k, v in wanted.items() if v})
     return render(
         request,
         "registry_list.html",
@@ -182,7 +184,7 @@ def area_list(
         f={"q": q, "area_code": area_code},
         categories=None,
         next_href=None,
-        export_href=None,
+        export_href=f"/api/v1/exports/areas.xlsx?{query}",
     )
 
 
@@ -340,6 +342,6 @@ def audit_list(
         f={},
         headers=["list.id", "audit.at", "audit.actor", "audit.action", "audit.resource", "audit.reason"],
         categories=None,
-        export_href=None,
+        export_href="/api/v1/exports/audit.xlsx",
         next_href=f"/audit?before={entries[99].id}" if len(entries) > 100 else None,
     )
