@@ -275,3 +275,57 @@ def test_api_assign_explain_and_measures(client: Any, areas: Any, users: Any, fa
         content="profile_id: x\nversion: 1\nbogus: 1\n",
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_profile"
+
+
+def test_periodic_job_applies_due_profiles(factory: Any, areas: Any) -> None:
+    from fangkong.jobs import PeriodicRunner
+
+    runner = PeriodicRunner()
+    assert runner.run_due(factory, now=0) == ["policy.apply_due"]  # no profile yet: a no-op
+    assert runner.run_due(factory, now=10) == []  # not due again yet
+    assert runner.run_due(factory, now=700) == ["policy.apply_due"]
+
+
+def test_an_invalid_profile_never_replaces_the_active_one(
+    client: Any, areas: Any, users: Any, tmp_path: Any
+) -> None:
+    users.create("cmd", "commander", area="5101")
+    h = login(client, "cmd")
+    assert (
+        client.post(
+            "/api/v1/policy/activations",
+            headers=h,
+            json={"profile_id": "cn-9th", "effective_from": "2022-06-28"},
+        ).status_code
+        == 200
+    )
+    bad = (
+        "profile_id: city\nversion: 1\nextends: cn-9th\ntitle: {zh-CN: 市, en: City}\n"
+        "effective_from: 2022-07-01\n"
+        "contacts:\n  close_contact:\n    lookback: 4\n"
+    )
+    r = client.post(
+        "/api/v1/policy/activations", headers=h, json={"text": bad, "effective_from": "2022-07-01"}
+    )
+    assert r.status_code == 422
+    detail = r.json()["error"]["details"][0]
+    assert (
+        detail["field"] == "contacts.close_contact.lookback"
+        and detail["row"] == 8
+        and "unit" in detail["reason"]
+    )
+    assert client.get("/api/v1/policy/active?on=2022-07-02", headers=h).json()["profile_id"] == "cn-9th"
+    assert len(client.get("/api/v1/policy/activations", headers=h).json()) == 1
+    # the same through the CLI: exit 2, nothing recorded
+    from typer.testing import CliRunner
+
+    from fangkong.cli import main
+
+    main._register()
+    path = tmp_path / "city.yaml"
+    path.write_text(bad, encoding="utf-8")
+    result = CliRunner().invoke(main.app, ["policy", "activate", str(path), "--from", "2022-07-01"])
+    assert result.exit_code == 2 and "city.yaml:8" in result.output
+    result = CliRunner().invoke(main.app, ["policy", "validate", str(path)])
+    assert result.exit_code == 2 and "city.yaml:8: contacts.close_contact.lookback" in result.output
+    assert len(client.get("/api/v1/policy/activations", headers=h).json()) == 1

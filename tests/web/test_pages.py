@@ -155,3 +155,54 @@ def test_api_with_session_cookie_needs_csrf_header_for_changes(client: Any, area
     assert client.post("/api/v1/persons", json=body).status_code == 403
     token = _csrf(client.get("/").text)
     assert client.post("/api/v1/persons", json=body, headers={"X-CSRF-Token": token}).status_code == 201
+
+
+def test_policy_page_preview_and_activate(client: Any, areas: Any, users: Any) -> None:
+    users.create("cmd", "commander", area="5101")
+    web_login(client, "cmd")
+    page = client.get("/policy")
+    assert page.status_code == 200 and "尚未启用防控方案" in page.text and "cn-9th" in page.text
+    token = _csrf(page.text)
+    preview = client.post(
+        "/policy/preview", data={"profile_id": "cn-9th", "effective_from": "2022-06-28", "csrf_token": token}
+    )
+    assert preview.status_code == 200 and 'id="preview"' in preview.text and "在管0人" in preview.text
+    done = client.post(
+        "/policy/activate",
+        data={
+            "profile_id": "cn-9th",
+            "effective_from": "2022-06-28",
+            "csrf_token": token,
+            "note": "按第九版执行",
+        },
+    )
+    assert done.status_code == 200  # redirected back to /policy
+    assert "新型冠状病毒肺炎防控方案（第九版）" in done.text and "按第九版执行" in done.text
+
+
+def test_person_page_assign_and_explain(client: Any, areas: Any, users: Any) -> None:
+    users.create("cmd", "commander", area="5101")
+    users.create("epi", "epidemiologist", area="5101")
+    h = login(client, "cmd")
+    client.post(
+        "/api/v1/policy/activations", headers=h, json={"profile_id": "cn-9th", "effective_from": "2022-06-28"}
+    )
+    pid = client.post("/api/v1/persons", headers=login(client, "epi"), json=person_payload()).json()[
+        "person"
+    ]["id"]
+    web_login(client, "epi")
+    page = client.get(f"/persons/{pid}")
+    assert 'id="assign-form"' in page.text and "目前没有管控措施" in page.text
+    done = client.post(
+        f"/persons/{pid}/categories",
+        data={
+            "category": "close_contact",
+            "clock_at": "2026-11-20",
+            "setting": "venue",
+            "place": "春熙路商场",
+            "csrf_token": _csrf(page.text),
+        },
+    )
+    assert done.status_code == 200
+    assert "集中隔离医学观察" in done.text and "2026-11-21" in done.text and "春熙路商场" in done.text
+    assert "红码" in done.text

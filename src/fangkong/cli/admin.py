@@ -113,18 +113,22 @@ def worker(
     interval: float = typer.Option(1.0, help="seconds between polls"),
     once: bool = typer.Option(False, help="handle what is pending, then exit"),
 ) -> None:
-    """Run the domain-event handlers (production: run this beside the web server)."""
+    """Run the domain-event handlers and the periodic jobs (production: run this beside the
+    web server)."""
     from fangkong.db.engine import make_engine
     from fangkong.db.session import make_session_factory
     from fangkong.events import service as events
     from fangkong.events.registry import load_handlers
+    from fangkong.jobs import PeriodicRunner
 
     load_handlers()
     factory = make_session_factory(make_engine(settings()))
+    periodic = PeriodicRunner()
     while True:
         ran = events.run_pending(factory)
+        jobs = periodic.run_due(factory)
         if once:
-            typer.echo(f"handled {ran} event(s)")
+            typer.echo(f"handled {ran} event(s); ran {', '.join(jobs) or 'no periodic jobs'}")
             return
         if not ran:
             time.sleep(interval)

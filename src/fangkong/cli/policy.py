@@ -227,6 +227,68 @@ def policy_activate(
             typer.echo(changes.summary_en())
 
 
+def _profile_or_active(profile: str | None, on: dt.date) -> Any:
+    return _load(profile) if profile else _active(on)
+
+
+def _show_decision(decision: Any, fmt: str) -> None:
+    if fmt == "json":
+        output(decision.as_dict(), "json")
+    else:
+        typer.echo(f"[{decision.rule_id}] {decision.reason_zh}\n{decision.reason_en}")
+
+
+@policy_app.command("area")
+def policy_area(
+    level: str = typer.Option(..., help="the level the area was designated, e.g. high"),
+    last_infection: str = typer.Option(..., "--last-infection", help="YYYY-MM-DD"),
+    negative_round: list[str] = typer.Option([], "--round", help="a day with an all-negative round"),
+    today: str | None = typer.Option(None, help="YYYY-MM-DD (default today)"),
+    profile: str | None = typer.Option(None, help="profile id or file (default: the one in force)"),
+    fmt: str = Format,
+) -> None:
+    """A risk area's level today and when it lifts, under the profile's lifting rules."""
+    from fangkong.policy import rules
+
+    day = _date(today, "today") if today else dt.datetime.now(settings().tz).date()
+    status = rules.area_level(
+        _profile_or_active(profile, day),
+        level,
+        _date(last_infection, "last_infection"),
+        [_date(r, "round") for r in negative_round],
+        day,
+    )
+    _show_decision(status.decision, fmt)
+
+
+@policy_app.command("pool")
+def policy_pool(
+    group: str | None = typer.Option(None, help="e.g. quarantine_site, key_groups, close_contact"),
+    area_level: str | None = typer.Option(None, "--area-level", help="e.g. high, medium, low"),
+    profile: str | None = typer.Option(None, help="profile id or file (default: the one in force)"),
+    fmt: str = Format,
+) -> None:
+    """How many swabs per tube for a group or a risk level."""
+    from fangkong.policy import rules
+
+    day = dt.datetime.now(settings().tz).date()
+    _show_decision(rules.pool_size(_profile_or_active(profile, day), group=group, area_level=area_level), fmt)
+
+
+@policy_app.command("investigation")
+def policy_investigation(
+    notified: str = typer.Option(..., help="when the case was notified (ISO time; naive = local)"),
+    profile: str | None = typer.Option(None, help="profile id or file (default: the one in force)"),
+    fmt: str = Format,
+) -> None:
+    """The investigation clock ("2+4+24") from a notification time."""
+    from fangkong.policy import rules
+
+    moment = _moment(notified)
+    loaded = _profile_or_active(profile, moment.astimezone(settings().tz).date())
+    _show_decision(rules.investigation_deadlines(loaded, moment), fmt)
+
+
 @policy_app.command("apply-due")
 def policy_apply_due(as_user: Optional[str] = AsUser) -> None:
     """Re-plan the people whose measures came from another profile than the one in force today

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import typer
 
@@ -105,6 +106,7 @@ def demo(
         )
         with unit_of_work(factory) as session:
             accounts = create_accounts(session)
+            _activate_demo_profile(session)
         typer.echo(
             f"demo city built in {time.perf_counter() - started:.1f} s: {stats.persons:,} persons in "
             f"{stats.households:,} households, {stats.communities:,} communities, {stats.grids:,} grids, "
@@ -117,6 +119,26 @@ def demo(
     engine.dispose()
     if serve_after:
         _serve(host, port, True)
+
+
+def _activate_demo_profile(session: Any) -> None:
+    """The demo city runs under the 9th edition (switch with `fangkong policy activate`)."""
+    from pathlib import Path
+
+    from fangkong.auth.actor import system_actor
+    from fangkong.policy import loader
+    from fangkong.policy_profile import service as profiles
+
+    loaded = loader.load_shipped("cn-9th")
+    profiles.activate(
+        session=session,
+        actor=system_actor("demo"),
+        loaded=loaded,
+        source_text=Path(loaded.path).read_text("utf-8"),
+        effective_from=dt.date(2022, 6, 28),
+        as_of=dt.datetime.now(dt.UTC),
+        note="demo",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -148,11 +148,15 @@ def _record_failure(factory: sessionmaker[Session], name: str, event_id: int, er
 
 
 class InProcessWorker:
-    """Runs `run_pending` every `interval` seconds in a daemon thread."""
+    """Runs `run_pending` (and the periodic jobs when due) every `interval` seconds in a daemon
+    thread."""
 
     def __init__(self, factory: sessionmaker[Session], interval: float = 1.0) -> None:
+        from fangkong.jobs import PeriodicRunner
+
         self.factory = factory
         self.interval = interval
+        self.periodic = PeriodicRunner()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -169,6 +173,7 @@ class InProcessWorker:
         while not self._stop.is_set():
             try:
                 run_pending(self.factory)
+                self.periodic.run_due(self.factory)
             except Exception:  # keep the server alive; the failure is logged
                 log.exception("event worker iteration failed")
             self._stop.wait(self.interval)

@@ -122,7 +122,7 @@ def _phases(
     for i, phase in enumerate(rule.phases):
         days = phase.length.days
         end = calendar.day_date(first, days)
-        if i == 0 and released is not None and released < end:
+        if i == 0 and released is not None and released <= end:
             end = max(released, first)
             decisions.append(
                 _decision(
@@ -147,30 +147,32 @@ def _phases(
 def _ct_release(
     rule: CtRelease, tests: tuple[TestFact, ...], fact: CategoryFact, tz: dt.tzinfo
 ) -> dt.date | None:
-    """The local date on which the release rule was met (e.g. two tests ≥ 24 h apart with
-    Ct ≥ 35 on N and ORF), or None."""
+    """The local date on which the release rule was met: `consecutive` tests in a row, each at
+    least `min_interval` after the previous one, negative or with Ct ≥ `ct_at_least` on every
+    gene. A test that does not qualify breaks the run; invalid results are ignored."""
     clock = fact.at if isinstance(fact.at, dt.datetime) else dt.datetime.combine(fact.at, dt.time(0), tz)
-    good = sorted(
-        t.sampled_at
-        for t in tests
-        if t.sampled_at >= clock
-        and (
-            t.result == "negative"
-            or all(t.ct.get(g) is not None and t.ct[g] >= rule.ct_at_least for g in rule.genes)
-        )
-    )
+    gap = dt.timedelta(seconds=rule.min_interval.seconds)
     chain: list[dt.datetime] = []
-    for at in good:
-        if chain and at - chain[-1] < dt.timedelta(seconds=rule.min_interval.seconds):
+    for test in sorted((t for t in tests if t.sampled_at >= clock), key=lambda t: t.sampled_at):
+        if test.result == "invalid":
             continue
-        chain.append(at)
+        qualifies = test.result == "negative" or all(
+            test.ct.get(g) is not None and test.ct[g] >= rule.ct_at_least for g in rule.genes
+        )
+        if not qualifies:
+            chain = []
+            continue
+        if chain and test.sampled_at - chain[-1] < gap:
+            continue  # too soon after the previous qualifying test: it does not count
+        chain.append(test.sampled_at)
         if len(chain) >= rule.consecutive:
-            return at.astimezone(tz).date()
+            return test.sampled_at.astimezone(tz).date()
     return None
 
 
 def _combine(phases: list[_Phase]) -> tuple[Segment, ...]:
-    """Lay the phases of all categories on one calendar; the strongest measure wins each day."""
+    """Lay the phases of all categories on one calendar; the strongest measure wins each day,
+    and every category's test days are kept."""
     if not phases:
         return ()
     winner: dict[dt.date, _Phase] = {}
@@ -193,9 +195,12 @@ def _combine(phases: list[_Phase]) -> tuple[Segment, ...]:
             runs[-1].append(day)
         else:
             runs.append([day])
+    all_tests = {d for ph in phases for d in ph.test_dates}
     for run in runs:
         ph = winner[run[0]]
-        tests = tuple(d for d in ph.test_dates if run[0] <= d <= run[-1])
+        # Every test any category asks for on these days is kept (more tests never hurt; a
+        # stronger measure must not swallow the weaker one's test days).
+        tests = tuple(sorted(d for d in all_tests if run[0] <= d <= run[-1]))
         segments.append(Segment(ph.kind, run[0], run[-1], tests, ph.category, ph.rule_id))
     return tuple(segments)
 
@@ -216,6 +221,9 @@ def _health_code(
     today = as_of.astimezone(tz).date()
     for color, trigger in (("red", code.red), ("yellow", code.yellow)):
         for category in trigger.categories:
+            rule = loaded.profile.measures.get(category)
+            if rule is not None and rule.mode != "enforce":
+                continue  # a shadow or switched-off category does not colour the code
             held = _holds(trigger, category, facts, spans, as_of, today, tz)
             if held is not None:
                 until, fact = held
@@ -258,7 +266,9 @@ def _holds(
         return None
     if trigger.until == "measures_end":
         span = spans.get(category)
-        if span is not None and span[0] - dt.timedelta(days=1) <= today <= span[1]:
+        # The colour holds from the clock's own day (the day the person was put in the
+        # category) to the end of the category's measures.
+        if span is not None and calendar.local_date(fact.at, tz) <= today <= span[1]:
             return span[1], fact
         return None
     rule = trigger.return_to_green

@@ -112,11 +112,26 @@ def _construct(node: yaml.Node, where: tuple[str, ...], lines: dict[tuple[str, .
     return loader.construct_object(node, deep=True)
 
 
-def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+def _merge(
+    parent: dict[str, Any], child: _Source, node: dict[str, Any] | None = None, where: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The child's keys over the parent's: mappings merge key by key, other values replace,
+    and `key: null` removes the parent's key (e.g. a risk level a city drops). Removing a key
+    the parent does not have is an error (a typo would otherwise pass unnoticed)."""
     out = dict(parent)
-    for key, value in child.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+    for key, value in (child.data if node is None else node).items():
+        at = (*where, key)
+        if value is None:
+            if key not in out:
+                raise _error(
+                    child.path,
+                    child.lines.get(at),
+                    ".".join(at),
+                    "null removes a key of the parent profile, but the parent has no such key",
+                )
+            del out[key]
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], child, value, at)
         else:
             out[key] = value
     return out
@@ -161,14 +176,15 @@ def load(path: Path | str, *, search: tuple[Path, ...] = ()) -> LoadedProfile:
             )
         sources.append(_read(found))
         chain.append(parent_id)
-    data: dict[str, Any] = {}
-    for src in reversed(sources):
-        data = _merge(data, src.data)
+    data: dict[str, Any] = dict(sources[-1].data)  # the root: its own nulls are plain values
+    for src in reversed(sources[:-1]):
+        data = _merge(data, src)
     data["extends"] = sources[0].data.get("extends")
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(exc, sources) from None
+    _check_unconfirmed(data, sources)
     if (
         profile.profile_id != path.stem
         and path.suffix in (".yaml", ".yml")
@@ -184,14 +200,23 @@ def load(path: Path | str, *, search: tuple[Path, ...] = ()) -> LoadedProfile:
 
 
 def loads(text: str, *, name: str = "<text>", search: tuple[Path, ...] = ()) -> LoadedProfile:
-    """Validate profile text (e.g. an upload); `extends` is looked up in `search` and shipped."""
+    """Validate profile text (e.g. an upload); `extends` is looked up in `search` and shipped.
+    Errors name `name`, not the temporary file the text is checked in."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / (Path(name).name if name.endswith((".yaml", ".yml")) else "profile.yaml")
         target.write_text(text, encoding="utf-8")
-        loaded = load(target, search=search)
+        try:
+            loaded = load(target, search=search)
+        except PolicyError as exc:
+            raise _renamed(exc, str(target), name) from None
     return LoadedProfile(loaded.profile, loaded.checksum, name, loaded.chain)
+
+
+def _renamed(exc: PolicyError, old: str, new: str) -> PolicyError:
+    details = [ErrorDetail(d.field, d.reason, new if d.value == old else d.value, d.row) for d in exc.details]
+    return PolicyError(exc.message.replace(old, new), details, code=exc.code, status=exc.status)
 
 
 def _validation_error(exc: ValidationError, sources: list[_Source]) -> PolicyError:
@@ -211,6 +236,17 @@ def _validation_error(exc: ValidationError, sources: list[_Source]) -> PolicyErr
     where = f"{first.value}:{first.row}" if first.row else str(first.value)
     more = f" (+{len(details) - 1} more)" if len(details) > 1 else ""
     return PolicyError(f"{where}: {first.field}: {first.reason}{more}", details, code="invalid_profile")
+
+
+def _check_unconfirmed(data: dict[str, Any], sources: list[_Source]) -> None:
+    """Every `unconfirmed` entry must name a key of the profile (a typo would hide a doubt)."""
+    for i, entry in enumerate(data.get("unconfirmed") or []):
+        node: Any = data
+        for part in str(entry).split("."):
+            if not isinstance(node, dict) or part not in node:
+                path, line = _locate(("unconfirmed", str(i)), sources)
+                raise _error(path, line, f"unconfirmed.{i}", f"{entry!r} is not a key of this profile")
+            node = node[part]
 
 
 def _locate(loc: tuple[str, ...], sources: list[_Source]) -> tuple[str, int | None]:

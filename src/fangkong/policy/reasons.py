@@ -27,8 +27,12 @@ def _why(fact: CategoryFact, lang: str, tz: dt.tzinfo = DEFAULT_TZ) -> str:
         return f"因您于{day}被判定为{cat}"
     if fact.setting:
         where = f" ({fact.place})" if fact.place else ""
-        return f"Because on {day} you {t(f'contact_setting.{fact.setting}', lang)}{where}, you are a {cat}"
-    return f"Since {day} you are a {cat}"
+        return f"Because on {day} you {t(f'contact_setting.{fact.setting}', lang)}{where}, you are {_a(cat)}"
+    return f"Since {day} you are {_a(cat)}"
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _dates(dates: tuple[dt.date, ...], lang: str) -> str:

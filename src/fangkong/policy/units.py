@@ -6,7 +6,7 @@ A bare number is refused: every duration and distance says its unit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
@@ -22,7 +22,7 @@ class Duration:
     """A non-negative length of time, kept in seconds; `text` is how the profile wrote it."""
 
     seconds: float
-    text: str = ""
+    text: str = field(default="", compare=False)  # how it was written; 24h == 1d
 
     @property
     def minutes(self) -> float:
@@ -69,7 +69,7 @@ class Distance:
     """A non-negative distance in metres; `text` is how the profile wrote it."""
 
     metres: float
-    text: str = ""
+    text: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return self.text or f"{self.metres:g}m"

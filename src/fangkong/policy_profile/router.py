@@ -15,7 +15,7 @@ from fangkong.auth.authorize import authorize
 from fangkong.errors import invalid
 from fangkong.measure import service as measures
 from fangkong.measure.schemas import CategoryAssign, CategoryOut, Explanation, MeasureOut, WithdrawRequest
-from fangkong.policy import loader
+from fangkong.policy import loader, rules
 from fangkong.policy.engine import measures_for
 from fangkong.policy.schema import CATEGORIES
 from fangkong.policy_profile import service as profiles
@@ -125,6 +125,59 @@ def policy_measures(
         "health_code": ev.color,
         "decisions": [d.as_dict() for d in ev.decisions],
     }
+
+
+def _profile(session: Any, profile: str | None, on: dt.date) -> loader.LoadedProfile:
+    return loader.load_shipped(profile) if profile else profiles.active(session, on)
+
+
+ProfileQ = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")]
+
+
+@router.get("/policy/area-level")
+def area_level(
+    session: DbSession,
+    actor: CurrentActor,
+    level: Annotated[str, Query(max_length=16)],
+    last_infection: dt.date,
+    rounds: Annotated[
+        list[dt.date], Query(max_length=60, description="days with an all-negative round")
+    ] = [],  # noqa: B006
+    today: dt.date | None = None,
+    profile: ProfileQ = None,
+) -> dict[str, Any]:
+    """A risk area's level today and when it lifts."""
+    authorize(actor, "policy.read")
+    day = today or measures.local_day(dt.datetime.now(dt.UTC))
+    return rules.area_level(
+        _profile(session, profile, day), level, last_infection, rounds, day
+    ).decision.as_dict()
+
+
+@router.get("/policy/pool-size")
+def pool_size(
+    session: DbSession,
+    actor: CurrentActor,
+    group: Annotated[str | None, Query(max_length=32)] = None,
+    area_level: Annotated[str | None, Query(max_length=16)] = None,
+    profile: ProfileQ = None,
+) -> dict[str, Any]:
+    authorize(actor, "policy.read")
+    day = measures.local_day(dt.datetime.now(dt.UTC))
+    return rules.pool_size(_profile(session, profile, day), group=group, area_level=area_level).as_dict()
+
+
+@router.get("/policy/investigation-deadlines")
+def investigation_deadlines(
+    session: DbSession,
+    actor: CurrentActor,
+    notified_at: dt.datetime,
+    profile: ProfileQ = None,
+) -> dict[str, Any]:
+    """The "2+4+24" clock from a notification time (naive times are UTC)."""
+    authorize(actor, "policy.read")
+    at = notified_at if notified_at.tzinfo else notified_at.replace(tzinfo=dt.UTC)
+    return rules.investigation_deadlines(_profile(session, profile, measures.local_day(at)), at).as_dict()
 
 
 @router.get("/policy/activations", response_model=list[ActivationOut])

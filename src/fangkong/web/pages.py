@@ -32,6 +32,7 @@ NAV = (
     NavItem("nav.areas", "/areas", "area.read"),
     NavItem("nav.places", "/places", "place.read"),
     NavItem("nav.units", "/units", "unit.read"),
+    NavItem("nav.policy", "/policy", "policy.read"),
     NavItem("nav.users", "/users", "user.read"),
     NavItem("nav.audit", "/audit", "audit.read"),
 )

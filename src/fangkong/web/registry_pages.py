@@ -88,6 +88,8 @@ def person_page(request: Request, session: DbSession, person_id: int) -> Respons
             (persons.to_out(p), r)
             for p, r in merge.candidates(session=session, actor=actor, person_id=person_id)
         ]
+    from fangkong.web.policy_pages import person_context
+
     return render(
         request,
         "person.html",
@@ -96,6 +98,7 @@ def person_page(request: Request, session: DbSession, person_id: int) -> Respons
         can_unmask=persons.can_unmask(actor),
         duplicates=dups,
         area_names={person.area_code: areas.full_name(session=session, code=person.area_code)},
+        **person_context(session, actor, person_id),
     )
 
 
