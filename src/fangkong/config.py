@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # Run domain-event handlers in a thread inside the web server (demo / small installs).
     inprocess_worker: bool = True
     movement_dir: Path | None = None
+    # The city this installation serves: persons living outside it become assistance requests
+    # (协查函); its centre picks the UTM zone of the tracing grid.
+    city_code: str = "5101"
+    city_lon: float = Field(default=104.066, ge=-180, le=180)
+    city_lat: float = Field(default=30.657, ge=-90, le=90)
+    tracing_engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[*]"
 
     @field_validator("timezone")
     @classmethod
