@@ -72,6 +72,15 @@ def engine() -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _own_movement_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test gets an empty movement store (Parquet files are not in the database)."""
+    monkeypatch.setenv("FANGKONG_MOVEMENT_DIR", str(tmp_path / "movement"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def settings() -> Settings:
     get_settings.cache_clear()

@@ -20,14 +20,16 @@ def api_router() -> APIRouter:
     from fangkong.area.router import router as areas
     from fangkong.audit.router import router as audit
     from fangkong.auth.router import router as auth
+    from fangkong.case.router import router as cases
     from fangkong.imports.router import router as imports
+    from fangkong.movement.router import router as movement
     from fangkong.person.router import router as persons
     from fangkong.place.router import router as places
     from fangkong.policy_profile.router import router as policy
     from fangkong.unit.router import router as units
 
     router = APIRouter(prefix=API_PREFIX)
-    for r in (auth, areas, persons, places, units, imports, policy, audit):
+    for r in (auth, areas, persons, places, units, imports, movement, policy, cases, audit):
         router.include_router(r)
     return router
 

@@ -39,6 +39,9 @@ _PII = frozenset({"epidemiologist", "tracer", "community_worker", "quarantine_ma
 _REGISTRARS = frozenset({"epidemiologist", "tracer", "community_worker", "admin"})
 
 # action -> (roles allowed, description)
+_TRACERS = frozenset({"epidemiologist", "tracer"})
+_COMMAND = frozenset({"commander", "epidemiologist", "tracer", "admin"})
+
 ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "area.read": (STAFF, "See areas (the division tree)"),
     "area.manage": (
@@ -83,6 +86,28 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"commander", "admin"}),
         "Activate a policy profile from a date (re-plans everyone under measures)",
     ),
+    "case.read": (_FIELD, "See cases (personal data masked)"),
+    "case.create": (_TRACERS | {"admin"}, "Open a case by hand (a positive result opens one by itself)"),
+    "case.update": (_TRACERS, "Reclassify a case, change its care status or outcome (history kept)"),
+    "investigation.manage": (
+        _TRACERS,
+        "Record the investigation: arrival on site, core facts, the interview timeline, the report",
+    ),
+    "contact.read": (_FIELD, "See a case's contact lists with the reasons"),
+    "contact.find": (_TRACERS, "Run contact finding for a case (close, secondary, companions)"),
+    "contact.confirm": (
+        _TRACERS,
+        "Confirm or reject listed contacts; confirmed ones get measures, tasks and assistance requests",
+    ),
+    "movement.import": (
+        _TRACERS | {"admin"},
+        "Import movement data: stays, check-ins, travel records, GPS points (validated, row report)",
+    ),
+    "chain.read": (_COMMAND | {"quarantine_manager"}, "See transmission chains and clusters"),
+    "chain.manage": (_TRACERS, "Link an infector to an infectee"),
+    "task.read": (STAFF, "See the tasks of your area"),
+    "task.update": (STAFF - {"auditor"}, "Mark a task of your area done (or cancel it, for the HQ)"),
+    "assistance.export": (_TRACERS | {"commander"}, "Export assistance requests (协查函) for other cities"),
     "measure.read": (_FIELD, "See a person's categories, measures and the reasons for them"),
     "measure.assign": (
         frozenset({"epidemiologist", "tracer", "community_worker", "checkpoint_staff", "quarantine_manager"}),

@@ -34,12 +34,15 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from fangkong.cli import accounts, admin, dataio, policy, serve
+    from fangkong.cli import accounts, admin, cases, dataio, movement, policy, serve, trace
 
     admin.register(app)
     accounts.register(app)
     dataio.register(app)
     policy.register(app)
+    trace.register(app)
+    cases.register(app)
+    movement.register(app)
     serve.register(app)
     _registered = True
 

@@ -3,8 +3,12 @@
 from fangkong.area.models import Area
 from fangkong.audit.models import AuditEntry
 from fangkong.auth.models import AuthSession, User, UserRole
+from fangkong.case.models import Case, CaseChange
+from fangkong.chain.models import CaseLink
+from fangkong.contact.models import AssistanceRequest, ContactListing
 from fangkong.events.models import DomainEvent, EventHandling
 from fangkong.imports.models import ImportBatch
+from fangkong.investigation.models import InterviewEntry, Investigation
 from fangkong.measure.models import Measure, PersonCategory, PolicyDecision
 from fangkong.person.models import (
     Household,
@@ -15,9 +19,18 @@ from fangkong.person.models import (
 )
 from fangkong.place.models import Place
 from fangkong.policy_profile.models import PolicyActivation
+from fangkong.task.models import Task
 from fangkong.unit.models import Unit
 
 __all__ = [
+    "AssistanceRequest",
+    "Case",
+    "CaseChange",
+    "CaseLink",
+    "ContactListing",
+    "InterviewEntry",
+    "Investigation",
+    "Task",
     "Area",
     "AuditEntry",
     "AuthSession",

@@ -112,6 +112,15 @@ class CloseContactRule(Strict):
     settings: list[ContactSetting] = Field(min_length=1)
     venue_min_overlap: Duration = Field(description="overlapping presence in one venue that makes a contact")
     venue_default_dwell: Duration = Field(description="assumed stay when only a check-in time is known")
+    venue_dwell_by_category: dict[str, Duration] = Field(
+        default_factory=dict, description="the assumed stay per venue category (place_category codes)"
+    )
+    workplace_max_group: int = Field(
+        default=30,
+        ge=0,
+        le=10_000,
+        description="colleagues are listed only in units this small; larger ones by investigation",
+    )
     vehicle: VehicleRule
 
 
@@ -142,6 +151,10 @@ class Contacts(Strict):
     close_contact: CloseContactRule
     secondary_contact: SecondaryContactRule | None = None
     companion: CompanionRule | None = None
+    locate_within: Duration = Field(
+        default=Duration.parse("12h"),
+        description="the deadline of the task to locate and control (落位) each listed person",
+    )
 
 
 # ---------------------------------------------------------------- measures

@@ -3,6 +3,7 @@ and the error page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ class NavItem:
 NAV = (
     NavItem("nav.home", "/", None),
     NavItem("nav.persons", "/persons", "person.read"),
+    NavItem("nav.cases", "/cases", "case.read"),
+    NavItem("nav.chains", "/chains", "chain.read"),
+    NavItem("nav.tasks", "/tasks", "task.read"),
     NavItem("nav.areas", "/areas", "area.read"),
     NavItem("nav.places", "/places", "place.read"),
     NavItem("nav.units", "/units", "unit.read"),
@@ -42,7 +46,19 @@ NAV = (
 def templates() -> Jinja2Templates:
     from importlib import resources
 
-    return Jinja2Templates(directory=str(resources.files("fangkong.web") / "templates"))
+    t = Jinja2Templates(directory=str(resources.files("fangkong.web") / "templates"))
+    t.env.filters["when"] = when
+    return t
+
+
+def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored instant (UTC; naive values from SQLite are UTC) in the city's time zone."""
+    if value is None:
+        return ""
+    from fangkong.config import get_settings
+
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(get_settings().tz).strftime(fmt)
 
 
 def language(request: Request, actor: Actor | None = None) -> str:
