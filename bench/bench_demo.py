@@ -35,7 +35,7 @@ def run(size: int, out: Path, end_date: dt.date) -> None:
     t0 = time.perf_counter()
     upgrade(engine)
     migrate_s = time.perf_counter() - t0
-    stats = build_city(engine, out, size=size, end_date=end_date)
+    stats = build_city(engine, out / "movement", size=size, end_date=end_date)
     engine.dispose()
     print(f"\n== size {size:,} (seed {stats.seed}, end date {end_date}) in {out}")
     print(f"  migrate (not counted)   {migrate_s:8.2f} s")

@@ -351,7 +351,7 @@ def test_failure_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.Monke
     assert _rows(engine, "SELECT count(*) FROM person") == [(0,)]
     assert _rows(engine, "SELECT count(*) FROM unit") == [(0,)]
     assert _rows(engine, "SELECT count(*) FROM area") == [(0,)]  # even the national load
-    assert list((tmp_path / "movement").iterdir()) == []
+    assert [p for kind in ("stays", "checkins") for p in (tmp_path / kind).iterdir()] == []
     engine.dispose()
 
 

@@ -53,6 +53,7 @@ def demo(
     ),
     reset: bool = typer.Option(False, help="delete the demo database and build it again"),
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve when built"),
+    outbreak: bool = typer.Option(True, "--outbreak/--no-outbreak", help="seed cases, chains and contacts"),
     host: str | None = typer.Option(None),
     port: int | None = typer.Option(None),
 ) -> None:
@@ -98,7 +99,7 @@ def demo(
         end = dt.date.fromisoformat(end_date) if end_date else dt.datetime.now(s.tz).date()
         stats = build_city(
             engine,
-            s.data_dir,
+            s.resolved_movement_dir,
             size=size,
             seed=seed,
             end_date=end,
@@ -107,6 +108,17 @@ def demo(
         with unit_of_work(factory) as session:
             accounts = create_accounts(session)
             _activate_demo_profile(session)
+        if outbreak:
+            from fangkong.contact.movement import default as movement_store
+            from fangkong.demo import outbreak as demo_outbreak
+
+            seeded = demo_outbreak.seed(
+                factory, movement_store(s), end_date=end, progress=lambda msg: typer.echo(f"  {msg}")
+            )
+            typer.echo(
+                f"  outbreak: {seeded.cases} cases, {seeded.links} transmission links, "
+                f"{seeded.listed} contacts listed, {seeded.confirmed} confirmed"
+            )
         typer.echo(
             f"demo city built in {time.perf_counter() - started:.1f} s: {stats.persons:,} persons in "
             f"{stats.households:,} households, {stats.communities:,} communities, {stats.grids:,} grids, "

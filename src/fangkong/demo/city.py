@@ -68,14 +68,15 @@ class CityStats:
 
 def build_city(
     engine: Engine,
-    out_dir: Path,
+    movement_dir: Path,
     *,
     size: int = 100_000,
     seed: int = 20221101,
     end_date: dt.date,
     progress: Callable[[str], None] | None = None,
 ) -> CityStats:
-    """Generate the demo city of `size` residents into `engine` and `out_dir/movement/`.
+    """Generate the demo city of `size` residents into `engine` and the movement store
+    at `movement_dir` (its `stays/` and `checkins/` folders).
 
     Raises Conflict if the database already has persons or local areas under 5101, and
     Invalid for a size outside 100..20,000,000. On any failure nothing is committed and
@@ -96,11 +97,13 @@ def build_city(
         clock = now
         say(f"{phase}: {seconds[phase]:.1f} s")
 
-    move_dir = Path(out_dir) / "movement"
-    move_dir.mkdir(parents=True, exist_ok=True)
-    stays_path, checkins_path = move_dir / "stays.parquet", move_dir / "checkins.parquet"
-    tmp_stays = move_dir / f".stays.parquet.{os.getpid()}.tmp"
-    tmp_checkins = move_dir / f".checkins.parquet.{os.getpid()}.tmp"
+    # The movement store's layout (docs/movement-data.md): one folder per kind of data.
+    move_dir = Path(movement_dir)
+    for kind in ("stays", "checkins"):
+        (move_dir / kind).mkdir(parents=True, exist_ok=True)
+    stays_path, checkins_path = move_dir / "stays" / "demo.parquet", move_dir / "checkins" / "demo.parquet"
+    tmp_stays = move_dir / "stays" / f".demo.parquet.{os.getpid()}.tmp"
+    tmp_checkins = move_dir / "checkins" / f".demo.parquet.{os.getpid()}.tmp"
     window_start = dt.datetime.fromtimestamp(int(movement.day_starts(end_date)[0]) / 1e6, dt.UTC)
     try:
         with engine.begin() as conn:
