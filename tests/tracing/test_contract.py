@@ -605,7 +605,7 @@ def test_secondary_contacts_undirected_edges(eng: TracingEngine) -> None:
 
 
 def test_spark_engine_joins_a_running_session_and_never_stops_it(spark_session: Any) -> None:
-    from fangkong.tracing.spark_engine import SparkEngine
+    from fangkong.tracing.spark import SparkEngine
 
     with SparkEngine(app_name="another") as made:  # master: FANGKONG_SPARK_MASTER (local[*])
         assert made.spark is spark_session

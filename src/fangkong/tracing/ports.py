@@ -135,7 +135,7 @@ def engine(name: str = "duckdb", **options: object) -> TracingEngine:
 
     modules = {
         "duckdb": ("fangkong.tracing.duckdb_engine", "DuckDBEngine"),
-        "spark": ("fangkong.tracing.spark_engine", "SparkEngine"),
+        "spark": ("fangkong.tracing.spark", "SparkEngine"),
     }
     if name in modules:
         module, cls = modules[name]
