@@ -246,6 +246,63 @@ def test_contacts_from_registry_and_interview_then_action(factory: Any, world: d
     assert "张三丰" in text and "110105" not in names[0].split("-")[1][:4]
 
 
+def test_secondary_contact_upgraded_when_the_close_contact_turns_positive(
+    factory: Any, world: dict[str, Any]
+) -> None:
+    case_id = _open_case(factory, world["case"])
+    with factory.begin() as s:
+        contacts.run(session=s, actor=EPI, case_id=case_id, movement=None, now=NOW)
+        contacts.decide(session=s, actor=EPI, case_id=case_id, listing_ids=None, accept=True, now=NOW)
+
+    def measures_of(pid: int) -> set[str]:
+        with factory() as s:
+            return {m.category for m in s.scalars(select(Measure).where(Measure.person_id == pid))}
+
+    def current(pid: int) -> set[str]:
+        with factory() as s:
+            return {
+                m.category
+                for m in s.scalars(
+                    select(Measure).where(Measure.person_id == pid, Measure.status == "current")
+                )
+            }
+
+    assert current(world["colleague_spouse"]) == {"secondary_contact"}
+    # the colleague (a close contact) tests positive: their spouse becomes a close contact
+    colleague_case = _open_case(factory, world["colleague"], hours_ago=1)
+    with factory() as s:
+        rows = s.scalars(select(ContactListing).where(ContactListing.case_id == colleague_case)).all()
+        assert [(r.person_id, r.list, r.setting, r.status) for r in rows] == [
+            (world["colleague_spouse"], "close_contact", "household", "confirmed")
+        ]
+        assert "升级为密接" in rows[0].reason_zh
+        flagged = s.scalar(
+            select(PersonCategory).where(PersonCategory.person_id == world["colleague_spouse"])
+        )
+        assert flagged.close_contact_positive
+        task = s.scalar(
+            select(Task).where(Task.person_id == world["colleague_spouse"], Task.case_id == colleague_case)
+        )
+        assert task is not None and task.kind == "locate_control" and "次密接转密接" in task.title
+    assert current(world["colleague_spouse"]) == {"close_contact"}
+    assert "secondary_contact" in measures_of(world["colleague_spouse"])  # the old plan is kept
+    # the handler runs again (replay): nothing doubles
+    from fangkong.contact import upgrade
+
+    with factory.begin() as s:
+        case = s.get(Case, colleague_case)
+        again = upgrade.upgrade(s, EPI, case)
+    assert again.listed == 0 and again.replanned == 0 and again.tasks == 0
+    # contact finding for the new case keeps the one listing (same setting and place)
+    with factory.begin() as s:
+        contacts.run(session=s, actor=EPI, case_id=colleague_case, movement=None, now=NOW)
+        keys = [
+            (r.person_id, r.list, r.setting)
+            for r in s.scalars(select(ContactListing).where(ContactListing.case_id == colleague_case))
+        ]
+    assert keys.count((world["colleague_spouse"], "close_contact", "household")) == 1
+
+
 def test_companion_who_is_also_a_close_contact_is_a_close_contact(
     factory: Any, world: dict[str, Any]
 ) -> None:
