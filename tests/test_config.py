@@ -12,7 +12,13 @@ from fangkong.errors import ConfigError
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("FANGKONG_DATABASE_URL", "FANGKONG_DATA_DIR", "FANGKONG_ENV", "FANGKONG_SECRET_KEY"):
+    for var in (
+        "FANGKONG_DATABASE_URL",
+        "FANGKONG_DATA_DIR",
+        "FANGKONG_ENV",
+        "FANGKONG_SECRET_KEY",
+        "FANGKONG_MOVEMENT_DIR",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     s = Settings()

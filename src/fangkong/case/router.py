@@ -22,7 +22,7 @@ from fangkong.investigation import report
 from fangkong.investigation import service as investigations
 from fangkong.investigation.schemas import EntryIn, EntryOut, InvestigationOut, StepIn
 from fangkong.task import service as tasks
-from fangkong.types import MAX_ID
+from fangkong.types import MAX_ID, DayParam
 
 router = APIRouter(tags=["cases"])
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -36,7 +36,7 @@ def search_cases(
     classification: Annotated[Literal["suspected", "asymptomatic", "confirmed"] | None, Query()] = None,
     area_code: Annotated[str | None, Query(max_length=15, pattern=r"^\d+$")] = None,
     open_only: bool = False,
-    since: dt.date | None = None,
+    since: DayParam | None = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasePage:
