@@ -23,13 +23,14 @@ def api_router() -> APIRouter:
     from fangkong.case.router import router as cases
     from fangkong.imports.router import router as imports
     from fangkong.movement.router import router as movement
+    from fangkong.nat.router import router as nat
     from fangkong.person.router import router as persons
     from fangkong.place.router import router as places
     from fangkong.policy_profile.router import router as policy
     from fangkong.unit.router import router as units
 
     router = APIRouter(prefix=API_PREFIX)
-    for r in (auth, areas, persons, places, units, imports, movement, policy, cases, audit):
+    for r in (auth, areas, persons, places, units, imports, movement, policy, cases, nat, audit):
         router.include_router(r)
     return router
 

@@ -113,6 +113,23 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"epidemiologist", "tracer", "community_worker", "checkpoint_staff", "quarantine_manager"}),
         "Put a person in a category (close contact, arrival, …) so that the profile decides their measures",
     ),
+    "nat.read": (
+        frozenset({"commander", "epidemiologist", "tracer", "community_worker", "sampler", "lab_staff", "admin"}),
+        "See sampling sites, labs, rounds, tubes and results of your area (persons masked)",
+    ),
+    "nat.manage": (
+        frozenset({"commander", "admin"}),
+        "Open and close sampling sites, register labs, plan and close testing rounds",
+    ),
+    "nat.sample": (
+        frozenset({"sampler", "admin"}),
+        "Open tubes, register swabs into them by scanning, close and ship them",
+    ),
+    "nat.lab": (
+        frozenset({"lab_staff", "admin"}),
+        "Receive shipments and report results for your lab's tubes (upload or API)",
+    ),
+    "nat.own": (frozenset({"resident"}), "See your own sampling records and results"),
 }
 
 

@@ -34,7 +34,7 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from fangkong.cli import accounts, admin, cases, dataio, movement, policy, serve, trace
+    from fangkong.cli import accounts, admin, cases, dataio, movement, policy, serve, testing, trace
 
     admin.register(app)
     accounts.register(app)
@@ -43,6 +43,7 @@ def _register() -> None:
     trace.register(app)
     cases.register(app)
     movement.register(app)
+    testing.register(app)
     serve.register(app)
     _registered = True
 

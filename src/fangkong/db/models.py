@@ -10,6 +10,17 @@ from fangkong.events.models import DomainEvent, EventHandling
 from fangkong.imports.models import ImportBatch
 from fangkong.investigation.models import InterviewEntry, Investigation
 from fangkong.measure.models import Measure, PersonCategory, PolicyDecision
+from fangkong.nat.models import (
+    Lab,
+    LabMember,
+    RoundMember,
+    Sample,
+    SamplingSite,
+    Shipment,
+    TestingRound,
+    Tube,
+    TubeResult,
+)
 from fangkong.person.models import (
     Household,
     Person,
@@ -23,6 +34,15 @@ from fangkong.task.models import Task
 from fangkong.unit.models import Unit
 
 __all__ = [
+    "Lab",
+    "LabMember",
+    "RoundMember",
+    "Sample",
+    "SamplingSite",
+    "Shipment",
+    "TestingRound",
+    "Tube",
+    "TubeResult",
     "AssistanceRequest",
     "Case",
     "CaseChange",

@@ -308,6 +308,7 @@ TEXT_COLUMNS = frozenset(
         "responsible_unit_credit_code",
         "venue_code",
         "contact_phone",
+        "barcode",
     }
 )
 LONG_NUMBER_COLUMNS = frozenset(
@@ -343,9 +344,17 @@ EXPORT_KINDS: tuple[str, ...] = (*KINDS, *EXPORT_ONLY_COLUMNS)
 YES_NO = {"zh-CN": ("是", "否"), "en": ("yes", "no")}
 
 
+def register_sheet(kind: str, columns: tuple[Column, ...]) -> None:
+    """Another domain's sheet (e.g. lab results) read with `read_sheet`; not an import kind."""
+    if kind in KINDS:
+        raise ValueError(f"{kind} is a registry import kind")
+    COLUMNS[kind] = columns
+    header_map.cache_clear()
+
+
 def canonical_kind(kind: str) -> str:
     k = KIND_ALIASES.get(kind, kind)
-    if k not in COLUMNS:
+    if k not in KINDS:
         raise invalid("kind", f"unknown kind; expected one of {', '.join(KINDS)}", kind)
     return k
 
@@ -355,7 +364,7 @@ def export_kind(kind: str) -> str:
     if kind in EXPORT_ONLY_COLUMNS:
         return kind
     k = KIND_ALIASES.get(kind, kind)
-    if k not in COLUMNS:
+    if k not in KINDS:
         raise invalid("kind", f"unknown kind; expected one of {', '.join(EXPORT_KINDS)}", kind)
     return k
 

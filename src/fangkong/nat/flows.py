@@ -1,0 +1,228 @@
+"""What a result sets off (handlers of `nat.result_reported`, one transaction per result,
+replayable from the outbox — each step checks what is already done):
+
+- a positive pooled tube (混管阳性): every member is put in `positive_pool_member` (the profile
+  decides the measure, e.g. stay in place and a yellow code), gets a single-tube retest task
+  for their community with the profile's deadline, and is located (residence, last check-in,
+  the site where they were sampled);
+- a positive single tube: a case opens (the tracing flow follows: investigation, contacts);
+- a negative single tube of a positive-pool member sampled after the pool result releases them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangkong.auth.actor import system_actor
+from fangkong.events.models import DomainEvent
+from fangkong.events.service import handler
+from fangkong.nat.models import Sample, SamplingSite, Tube
+from fangkong.person.models import Person
+
+WORKER = system_actor("nat")
+POOL_CATEGORY = "positive_pool_member"
+
+
+@handler("nat.result_flow", "nat.result_reported")
+def on_result(session: Session, event: DomainEvent) -> None:
+    tube = session.get(Tube, int(event.aggregate_id))
+    if tube is None or tube.result is None:
+        return
+    # Act on the tube's current result: a later correction brings its own event.
+    if tube.result == "positive" and tube.capacity > 1:
+        positive_pool(session, tube)
+    elif tube.result == "positive":
+        positive_single(session, tube)
+    elif tube.result == "negative" and tube.capacity == 1:
+        negative_single(session, tube)
+
+
+def _samples(session: Session, tube: Tube) -> list[Sample]:
+    return list(session.scalars(select(Sample).where(Sample.tube_id == tube.id).order_by(Sample.id)))
+
+
+def _source(tube: Tube) -> str:
+    return f"混管阳性 {tube.barcode}"
+
+
+def positive_pool(session: Session, tube: Tube) -> int:
+    """Members under measures, retest tasks, located. Returns how many members were new."""
+    from fangkong.errors import PolicyError
+    from fangkong.measure import service as measures
+    from fangkong.measure.models import PersonCategory
+    from fangkong.measure.schemas import CategoryAssign
+    from fangkong.task import service as tasks
+
+    at = tube.reported_at or tube.closed_at or tube.opened_at
+    samples = _samples(session, tube)
+    done = set(
+        session.scalars(
+            select(PersonCategory.person_id).where(
+                PersonCategory.person_id.in_([s.person_id for s in samples]),
+                PersonCategory.category == POOL_CATEGORY,
+                PersonCategory.source == _source(tube),
+            )
+        )
+    )
+    due = at + _retest_within(session, at)
+    site = session.get(SamplingSite, tube.site_id)
+    new = 0
+    for sample in samples:
+        person = session.get(Person, sample.person_id)
+        if person is None:
+            continue
+        if sample.person_id not in done:
+            try:
+                measures.assign(
+                    session=session,
+                    actor=WORKER,
+                    person_id=person.id,
+                    data=CategoryAssign(
+                        category=POOL_CATEGORY,
+                        clock_at=min(at, dt.datetime.now(dt.UTC)),
+                        source=_source(tube),
+                    ),
+                )
+            except PolicyError:
+                pass  # no profile or no such category: the task below still goes out
+            new += 1
+        community = person.area_code[:12] if len(person.area_code) >= 12 else person.area_code
+        tasks.create(
+            session,
+            WORKER,
+            kind="retest",
+            title=f"单管复核：混管阳性（管码{tube.barcode}）",
+            area_code=community,
+            role="community_worker",
+            due_at=due,
+            person_id=person.id,
+            priority="urgent",
+            dedupe_key=f"retest:{tube.id}:{person.id}",
+            data=locate(session, person, sample, site),
+        )
+    return new
+
+
+def _retest_within(session: Session, at: dt.datetime) -> dt.timedelta:
+    """The profile's positive-onward deadline (12 h in cn-9th), else 12 hours."""
+    from fangkong.errors import PolicyError
+    from fangkong.measure.service import local_day
+    from fangkong.policy_profile import service as profiles
+
+    try:
+        testing = profiles.active(session, local_day(at)).profile.testing
+    except PolicyError:
+        testing = None
+    if testing is not None and "positive_onward" in testing.result_deadlines:
+        return dt.timedelta(seconds=testing.result_deadlines["positive_onward"].seconds)
+    return dt.timedelta(hours=12)
+
+
+def locate(session: Session, person: Person, sample: Sample, site: SamplingSite | None) -> dict[str, Any]:
+    """Where to find a person now: residence, the site where they were sampled, their last
+    venue check-in in the movement store (if any)."""
+    out: dict[str, Any] = {
+        "residence_area": person.area_code,
+        "sampled_at_site": site.name if site else None,
+        "sampled_at": sample.collected_at.isoformat(),
+    }
+    last = last_checkin(person.id)
+    if last is not None:
+        out["last_checkin"] = last
+    return out
+
+
+def last_checkin(person_id: int) -> dict[str, Any] | None:
+    from fangkong.contact.movement import default
+
+    movement = default()
+    if movement.checkins is None:
+        return None
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    data = ds.dataset(movement.checkins, format="parquet", partitioning="hive", exclude_invalid_files=True)
+    if "person_id" not in data.schema.names or "time" not in data.schema.names:
+        return None
+    import pyarrow as pa
+
+    pid: Any = str(person_id) if pa.types.is_string(data.schema.field("person_id").type) else person_id
+    table = data.to_table(columns=["place_id", "time"], filter=pc.field("person_id") == pid)
+    if table.num_rows == 0:
+        return None
+    row = table.sort_by([("time", "descending")]).slice(0, 1).to_pylist()[0]
+    return {"place_id": str(row["place_id"]), "time": row["time"].isoformat()}
+
+
+def positive_single(session: Session, tube: Tube) -> int | None:
+    """Open a case for the person of a positive single tube (unless one is open)."""
+    from fangkong.case import service as cases
+    from fangkong.case.models import Case
+    from fangkong.case.schemas import CaseCreate
+    from fangkong.measure.models import PersonCategory
+
+    samples = _samples(session, tube)
+    if len(samples) != 1:
+        return None
+    sample = samples[0]
+    if session.scalar(select(Case.id).where(Case.person_id == sample.person_id, Case.outcome.is_(None))):
+        return None
+    categories = set(
+        session.scalars(
+            select(PersonCategory.category).where(
+                PersonCategory.person_id == sample.person_id, PersonCategory.status == "active"
+            )
+        )
+    )
+    n_ct, orf_ct = tube_ct(session, tube, "n"), tube_ct(session, tube, "orf")
+    found_by = "contact_under_control" if categories & {"close_contact", "secondary_contact"} else "screening"
+    case = cases.create(
+        session=session,
+        actor=WORKER,
+        data=CaseCreate(
+            person_id=sample.person_id,
+            classification="asymptomatic",
+            first_positive_at=sample.collected_at,
+            found_by=found_by,
+            notes=f"单管阳性 {tube.barcode}（N {n_ct} / ORF1ab {orf_ct}）；待临床诊断订正分类",
+        ),
+    )
+    return case.id
+
+
+def tube_ct(session: Session, tube: Tube, gene: str) -> str:
+    from fangkong.nat.models import TubeResult
+
+    r = session.scalar(select(TubeResult).where(TubeResult.tube_id == tube.id, TubeResult.current.is_(True)))
+    value = None if r is None else (r.ct_n if gene == "n" else r.ct_orf)
+    return "-" if value is None else f"{value:.1f}"
+
+
+def negative_single(session: Session, tube: Tube) -> int:
+    """A negative single-tube retest releases a positive-pool member sampled after the pool."""
+    from fangkong.measure import service as measures
+    from fangkong.measure.models import PersonCategory
+
+    released = 0
+    for sample in _samples(session, tube):
+        for cat in session.scalars(
+            select(PersonCategory).where(
+                PersonCategory.person_id == sample.person_id,
+                PersonCategory.category == POOL_CATEGORY,
+                PersonCategory.status == "active",
+                PersonCategory.clock_at <= sample.collected_at,
+            )
+        ):
+            measures.withdraw(
+                session=session,
+                actor=WORKER,
+                person_id=sample.person_id,
+                category_id=cat.id,
+                reason=f"单管复核阴性（管码{tube.barcode}）",
+            )
+            released += 1
+    return released

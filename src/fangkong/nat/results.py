@@ -1,0 +1,327 @@
+"""Lab results (检 → 报): interpretation by the profile, idempotent recording with corrections,
+and the file upload (CSV or .xlsx, all or nothing).
+
+- The same result for a tube twice is one result (nothing changes, nothing is emitted).
+- A different result for a tube already reported is a correction: a new version; the old one
+  stays with `current = false`; a `nat.result_corrected` event follows.
+- A positive (or a corrected) result emits `nat.result_reported` in the same transaction: the
+  handlers in `fangkong.nat.flows` put pool members under measures, create retest tasks, and
+  open a case for a positive single tube.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangkong.audit import service as audit
+from fangkong.auth.actor import Actor
+from fangkong.db.base import utcnow
+from fangkong.errors import ErrorDetail, Invalid, PolicyError
+from fangkong.events import service as events
+from fangkong.nat.models import Lab, Tube, TubeResult
+from fangkong.nat.tubes import check_lab_member, lab_by_code
+from fangkong.policy.schema import Interpretation
+
+LAB_WORDS = {
+    "阴性": "negative",
+    "阳性": "positive",
+    "无效": "invalid",
+    "可疑": "invalid",
+    "negative": "negative",
+    "positive": "positive",
+    "invalid": "invalid",
+    "neg": "negative",
+    "pos": "positive",
+    "-": "negative",
+    "+": "positive",
+}
+CHUNK = 2_000
+
+
+class ResultIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    barcode: str = Field(min_length=1, max_length=40)
+    result: str | None = Field(
+        default=None, max_length=16, description="negative | positive | invalid (or 阴性/阳性/无效)"
+    )
+    ct_n: float | None = Field(default=None, description="Ct of the N gene, 0–45; empty when not detected")
+    ct_orf: float | None = Field(default=None, description="Ct of ORF1ab, 0–45; empty when not detected")
+    tested_at: dt.datetime
+
+
+@dataclass
+class ResultReport:
+    rows: int = 0
+    recorded: int = 0
+    unchanged: int = 0
+    corrected: int = 0
+    positive: int = 0
+    auto_received: int = 0
+    warnings: list[ErrorDetail] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "recorded": self.recorded,
+            "unchanged": self.unchanged,
+            "corrected": self.corrected,
+            "positive": self.positive,
+            "auto_received": self.auto_received,
+            "warnings": [w.as_dict() for w in self.warnings[:200]],
+        }
+
+
+def interpretation(session: Session, now: dt.datetime) -> Interpretation:
+    from fangkong.measure.service import local_day
+    from fangkong.policy_profile import service as profiles
+
+    loaded = profiles.active(session, local_day(now))
+    if loaded.profile.testing is None:
+        raise PolicyError(f"profile {loaded.id} has no testing rules")
+    return loaded.profile.testing.interpretation
+
+
+def interpret(rule: Interpretation, ct: dict[str, float | None], lab: str | None) -> str:
+    """positive when every gene of the rule has Ct below the cut-off; negative when none has;
+    invalid (retest) when only some have. Without any Ct value the lab's word stands."""
+    values = {"N": ct.get("N"), "ORF": ct.get("ORF")}
+    if all(values[g] is None for g in rule.genes):
+        if lab is None:
+            return "invalid"
+        return lab
+    below = [
+        g for g in rule.genes if values[g] is not None and float(values[g] or 0) < rule.positive_ct_below
+    ]
+    if len(below) == len(rule.genes):
+        return "positive"
+    if not below:
+        return "negative"
+    return "invalid"
+
+
+def record(
+    *,
+    session: Session,
+    actor: Actor,
+    lab_code: str,
+    rows: list[ResultIn],
+    source: str,
+    now: dt.datetime | None = None,
+    row_numbers: list[int] | None = None,
+) -> ResultReport:
+    """Record a lab's results, all or nothing: any bad row refuses the whole batch with every
+    problem listed by row and field."""
+    now = now or utcnow()
+    lab = lab_by_code(session, lab_code)
+    check_lab_member(session, actor, lab)
+    rule = interpretation(session, now)
+    report = ResultReport(rows=len(rows))
+    problems: list[ErrorDetail] = []
+    barcodes = [r.barcode.strip() for r in rows]
+    tubes: dict[str, Tube] = {}
+    for start in range(0, len(barcodes), CHUNK):
+        part = set(barcodes[start : start + CHUNK])
+        tubes.update({t.barcode: t for t in session.scalars(select(Tube).where(Tube.barcode.in_(part)))})
+    current: dict[int, TubeResult] = {}
+    ids = [t.id for t in tubes.values() if t.status == "reported"]
+    for start in range(0, len(ids), CHUNK):
+        part_ids = ids[start : start + CHUNK]
+        current.update(
+            {
+                r.tube_id: r
+                for r in session.scalars(
+                    select(TubeResult).where(TubeResult.tube_id.in_(part_ids), TubeResult.current.is_(True))
+                )
+            }
+        )
+    seen: dict[str, tuple[str, float | None, float | None]] = {}
+    planned: list[tuple[Tube, ResultIn, str, str | None]] = []
+    numbers = row_numbers or list(range(1, len(rows) + 1))
+    for n, row, barcode in zip(numbers, rows, barcodes, strict=True):
+        t = tubes.get(barcode)
+        lab_word = None
+        if row.result is not None and row.result.strip():
+            lab_word = LAB_WORDS.get(row.result.strip().lower())
+            if lab_word is None:
+                problems.append(
+                    ErrorDetail("result", "negative, positive or invalid (阴性/阳性/无效)", row.result, n)
+                )
+                continue
+        bad_ct = False
+        for name, value in (("ct_n", row.ct_n), ("ct_orf", row.ct_orf)):
+            if value is not None and (math.isnan(value) or not 0 < value <= 45):
+                problems.append(ErrorDetail(name, "a Ct value is between 0 and 45", value, n))
+                bad_ct = True
+        if bad_ct:
+            continue
+        tested = row.tested_at if row.tested_at.tzinfo else row.tested_at.replace(tzinfo=_tz())
+        if tested > now + dt.timedelta(minutes=10):
+            problems.append(ErrorDetail("tested_at", "in the future", row.tested_at.isoformat(), n))
+            continue
+        if t is None:
+            problems.append(ErrorDetail("barcode", "unknown tube barcode", barcode, n))
+            continue
+        if t.members == 0:
+            problems.append(ErrorDetail("barcode", "tube never collected (no samples)", barcode, n))
+            continue
+        if t.lab_id is not None and t.lab_id != lab.id:
+            problems.append(ErrorDetail("barcode", "tube of another lab", barcode, n))
+            continue
+        if t.shipped_at is None:
+            problems.append(ErrorDetail("barcode", "result before the tube was shipped", barcode, n))
+            continue
+        if tested < t.shipped_at:
+            problems.append(ErrorDetail("tested_at", "before the tube was shipped", tested.isoformat(), n))
+            continue
+        result = interpret(rule, {"N": row.ct_n, "ORF": row.ct_orf}, lab_word)
+        if row.ct_n is None and row.ct_orf is None and lab_word is None:
+            problems.append(ErrorDetail("result", "neither a result nor Ct values", None, n))
+            continue
+        if lab_word is not None and result != lab_word:
+            report.warnings.append(
+                ErrorDetail(
+                    "result",
+                    f"the lab says {lab_word}; the Ct values under the profile say {result}",
+                    lab_word,
+                    n,
+                )
+            )
+        key = (result, row.ct_n, row.ct_orf)
+        if barcode in seen:
+            if seen[barcode] != key:
+                problems.append(ErrorDetail("barcode", "listed twice with different results", barcode, n))
+            continue
+        seen[barcode] = key
+        planned.append((t, row, result, lab_word))
+    if problems:
+        raise Invalid(f"{len(problems)} problem(s) in the results; nothing was stored", problems)
+    for t, row, result, lab_word in planned:
+        _store(session, actor, lab, t, row, result, lab_word, current.get(t.id), source, now, report)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "nat.results",
+        "nat_lab",
+        lab.id,
+        after={k: v for k, v in report.as_dict().items() if k != "warnings"} | {"source": source},
+        area_code=lab.area_code,
+    )
+    return report
+
+
+def _tz() -> dt.tzinfo:
+    from fangkong.config import get_settings
+
+    return get_settings().tz
+
+
+def _store(
+    session: Session,
+    actor: Actor,
+    lab: Lab,
+    t: Tube,
+    row: ResultIn,
+    result: str,
+    lab_word: str | None,
+    old: TubeResult | None,
+    source: str,
+    now: dt.datetime,
+    report: ResultReport,
+) -> None:
+    tested = row.tested_at if row.tested_at.tzinfo else row.tested_at.replace(tzinfo=_tz())
+    if old is not None and (old.result, old.ct_n, old.ct_orf) == (result, row.ct_n, row.ct_orf):
+        report.unchanged += 1
+        return
+    if t.received_at is None:  # the lab has it: a missed receipt scan
+        t.received_at, t.received_by = min(tested, now), actor.username
+        report.auto_received += 1
+    version = 1
+    previous = None
+    if old is not None:
+        old.current = False
+        version, previous = old.version + 1, old.result
+        report.corrected += 1
+    session.add(
+        TubeResult(
+            tube_id=t.id,
+            lab_id=lab.id,
+            result=result,
+            lab_result=lab_word,
+            ct_n=row.ct_n,
+            ct_orf=row.ct_orf,
+            tested_at=tested,
+            version=version,
+            current=True,
+            source=source[:200],
+            reported_by=actor.username,
+        )
+    )
+    t.status, t.result, t.reported_at, t.lab_id = "reported", result, now, lab.id
+    report.recorded += 1
+    if result == "positive":
+        report.positive += 1
+    if result == "positive" or previous is not None or t.capacity == 1:
+        payload = {"result": result, "previous": previous, "capacity": t.capacity, "barcode": t.barcode}
+        events.emit(session, "nat.result_reported", "nat_tube", t.id, payload, actor=actor)
+
+
+def import_file(
+    *,
+    session: Session,
+    actor: Actor,
+    lab_code: str,
+    path: Path,
+    filename: str | None = None,
+    now: dt.datetime | None = None,
+) -> ResultReport:
+    """A lab's result sheet (CSV UTF-8/GB18030 or .xlsx; Chinese or English headers)."""
+    from pydantic import ValidationError
+
+    from fangkong.imports.reader import read_sheet
+    from fangkong.nat import sheet as _sheet  # registers the result sheet's columns
+    from fangkong.timeutil import parse_local
+    from fangkong.validation import details_from
+
+    sheet = read_sheet(path, _sheet.KIND, filename=filename)
+    problems = list(sheet.errors)
+    rows: list[ResultIn] = []
+    numbers: list[int] = []
+    for n, values in sheet.rows:
+        if n in sheet.unreadable:
+            continue
+        data: dict[str, Any] = {k: (v or None) for k, v in values.items()}
+        try:
+            if data.get("tested_at"):
+                data["tested_at"] = parse_local(data["tested_at"])
+            rows.append(ResultIn.model_validate(data))
+            numbers.append(n)
+        except ValueError as exc:
+            if isinstance(exc, ValidationError):
+                problems += details_from(exc, row=n)
+            else:
+                problems.append(ErrorDetail("tested_at", str(exc), values.get("tested_at"), n))
+    if problems:
+        raise Invalid(f"{len(problems)} problem(s) in {filename or path.name}; nothing was stored", problems)
+    if not rows:
+        raise Invalid(
+            "the file has no result rows", [ErrorDetail("file", "no data rows", filename or path.name)]
+        )
+    return record(
+        session=session,
+        actor=actor,
+        lab_code=lab_code,
+        rows=rows,
+        source=filename or path.name,
+        now=now,
+        row_numbers=numbers,
+    )

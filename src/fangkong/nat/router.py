@@ -1,0 +1,344 @@
+"""/api/v1/nat/…: sampling sites, labs, rounds and their progress, tubes, samples, shipments,
+results (JSON and file upload), pool-size advice; /api/v1/me/nat for residents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from fangkong.api.deps import CurrentActor, DbSession
+from fangkong.errors import ErrorDetail, FangkongError, Invalid
+from fangkong.nat import progress, rounds, sites, tubes
+from fangkong.nat import results as results_service
+from fangkong.nat.models import SamplingSite
+from fangkong.types import MAX_ID, AreaCodeParam
+
+router = APIRouter(tags=["testing"])
+RoundId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SiteId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Barcode = Annotated[str, Path(min_length=1, max_length=40)]
+LabCode = Annotated[str, Path(min_length=2, max_length=32)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_BYTES = 200 * 1024 * 1024
+
+
+class SiteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    area_code: str
+    address: str | None
+    lon: float | None
+    lat: float | None
+    capacity_per_hour: int
+    hours: str | None
+    staff: int
+    status: str
+
+
+class LabOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    area_code: str
+    daily_capacity: int
+
+
+class RoundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    area_code: str
+    target: str
+    start_at: dt.datetime
+    deadline_at: dt.datetime
+    status: str
+    default_pool_size: int
+    series_id: int | None
+    seq: int
+    profile_id: str | None
+    expected: int
+    announcement_zh: str | None
+    announcement_en: str | None
+
+
+class TubeOpen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    barcode: str = Field(min_length=1, max_length=40)
+    site_id: int = Field(ge=1, le=MAX_ID)
+    capacity: int | None = Field(default=None, ge=1, le=20, description="default: the round's pool size")
+    round_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    setting: Literal["screening", "fever_clinic", "outpatient"] = "screening"
+
+
+class TubeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    barcode: str
+    round_id: int | None
+    site_id: int
+    capacity: int
+    members: int
+    status: str
+    setting: str
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    shipped_at: dt.datetime | None
+    received_at: dt.datetime | None
+    result: str | None
+    reported_at: dt.datetime | None
+
+
+class SampleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tube: str = Field(min_length=1, max_length=40, description="the tube's barcode")
+    scan: str = Field(min_length=1, max_length=64, description="person code, resident ID or passport number")
+    kind: Literal["person_code", "resident_id", "passport", "person_id"] | None = None
+    site_id: int = Field(ge=1, le=MAX_ID)
+
+
+class ShipmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40)
+    site_id: int = Field(ge=1, le=MAX_ID)
+    lab_code: str = Field(min_length=2, max_length=32)
+    barcodes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1, max_length=5000)
+    carrier: str | None = Field(default=None, max_length=100)
+
+
+class ReceiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shipment: str = Field(min_length=1, max_length=40)
+
+
+class ResultsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    results: list[results_service.ResultIn] = Field(min_length=1, max_length=50_000)
+
+
+class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/nat/sites", response_model=SiteOut, status_code=201)
+def create_site(body: sites.SiteCreate, session: DbSession, actor: CurrentActor) -> Any:
+    return sites.create_site(session=session, actor=actor, data=body)
+
+
+@router.get("/nat/sites", response_model=list[SiteOut])
+def list_sites(
+    session: DbSession,
+    actor: CurrentActor,
+    area_code: Annotated[str | None, Query(max_length=15, pattern=r"^\d+$")] = None,
+    status: Literal["open", "closed"] | None = None,
+) -> Any:
+    return sites.list_sites(session=session, actor=actor, area_code=area_code, status=status)
+
+
+@router.post("/nat/sites/{site_id}/{status}", response_model=SiteOut)
+def set_site_status(
+    site_id: SiteId, status: Literal["open", "closed"], session: DbSession, actor: CurrentActor
+) -> Any:
+    """Open or close a sampling site."""
+    return sites.set_site_status(session=session, actor=actor, site_id=site_id, status=status)
+
+
+@router.post("/nat/labs", response_model=LabOut, status_code=201)
+def create_lab(body: sites.LabCreate, session: DbSession, actor: CurrentActor) -> Any:
+    return sites.create_lab(session=session, actor=actor, data=body)
+
+
+@router.get("/nat/labs", response_model=list[LabOut])
+def list_labs(session: DbSession, actor: CurrentActor) -> Any:
+    return sites.list_labs(session=session, actor=actor)
+
+
+@router.post("/nat/labs/{lab_code}/members", status_code=204)
+def add_lab_member(lab_code: LabCode, body: MemberIn, session: DbSession, actor: CurrentActor) -> Response:
+    sites.add_lab_member(session=session, actor=actor, lab_code=lab_code, username=body.username)
+    return Response(status_code=204)
+
+
+@router.post("/nat/rounds", response_model=RoundOut, status_code=201)
+def create_round(body: rounds.RoundCreate, session: DbSession, actor: CurrentActor) -> Any:
+    """Plan a round: expected persons with their site and tube size, and the announcement."""
+    return rounds.create(session=session, actor=actor, data=body)
+
+
+@router.get("/nat/rounds/{round_id}", response_model=RoundOut)
+def get_round(round_id: RoundId, session: DbSession, actor: CurrentActor) -> Any:
+    return rounds.get(session, actor, round_id)
+
+
+@router.post("/nat/rounds/{round_id}/close", response_model=RoundOut)
+def close_round(round_id: RoundId, session: DbSession, actor: CurrentActor) -> Any:
+    return rounds.close(session=session, actor=actor, round_id=round_id)
+
+
+@router.get("/nat/rounds/{round_id}/progress")
+def round_progress(
+    round_id: RoundId,
+    session: DbSession,
+    actor: CurrentActor,
+    area_code: Annotated[str | None, Query(max_length=15, pattern=r"^\d+$")] = None,
+) -> dict[str, Any]:
+    """Per community: expected, sampled, missing, results pending, positive; tubes by state;
+    late tubes."""
+    return progress.progress(session=session, actor=actor, round_id=round_id, area_code=area_code).as_dict()
+
+
+@router.get("/nat/rounds/{round_id}/missing")
+def round_missing(
+    round_id: RoundId,
+    session: DbSession,
+    actor: CurrentActor,
+    area_code: Annotated[AreaCodeParam | None, Query()] = None,
+    unmask_reason: Annotated[str | None, Query(min_length=4, max_length=200)] = None,
+    format: Literal["json", "xlsx"] = "json",
+    lang: Literal["zh-CN", "en"] = "zh-CN",
+) -> Any:
+    """Who has not been sampled yet (masked unless `unmask_reason`; audited)."""
+    rows = progress.missing(
+        session=session, actor=actor, round_id=round_id, area_code=area_code, unmask_reason=unmask_reason
+    )
+    if format == "xlsx":
+        return Response(
+            progress.missing_xlsx(rows, lang),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="missing-round-{round_id}.xlsx"'},
+        )
+    keys = ("person_id", "name", "phone", "address", "community", "site", "distance_m")
+    return {"items": [dict(zip(keys, r, strict=True)) for r in rows[:10_000]], "total": len(rows)}
+
+
+@router.post("/nat/tubes", response_model=TubeOut, status_code=201)
+def open_tube(body: TubeOpen, session: DbSession, actor: CurrentActor) -> Any:
+    return tubes.open_tube(session=session, actor=actor, **body.model_dump())
+
+
+@router.get("/nat/tubes/{barcode}", response_model=TubeOut)
+def get_tube(barcode: Barcode, session: DbSession, actor: CurrentActor) -> Any:
+    from fangkong.auth.authorize import authorize
+
+    authorize(actor, "nat.read")
+    tube = tubes.tube_by_barcode(session, barcode)
+    site = session.get(SamplingSite, tube.site_id)
+    authorize(actor, "nat.read", site)
+    return tube
+
+
+@router.post("/nat/tubes/{barcode}/close", response_model=TubeOut)
+def close_tube(barcode: Barcode, session: DbSession, actor: CurrentActor) -> Any:
+    return tubes.close_tube(session=session, actor=actor, barcode=barcode)
+
+
+@router.post("/nat/samples", status_code=201)
+def register_sample(body: SampleIn, session: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    """One scan of the person, one of the tube. Warnings (sampled twice in the round, expected
+    in a single tube, not expected here) do not refuse the swab."""
+    r = tubes.register(
+        session=session, actor=actor, tube=body.tube, scan=body.scan, site_id=body.site_id, kind=body.kind
+    )
+    return {
+        "sample_id": r.sample_id,
+        "tube": r.tube_barcode,
+        "members": r.members,
+        "capacity": r.capacity,
+        "closed": r.closed,
+        "warnings": r.warnings,
+    }
+
+
+@router.post("/nat/shipments", status_code=201)
+def ship(body: ShipmentIn, session: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    box = tubes.ship(session=session, actor=actor, **body.model_dump())
+    return {"id": box.id, "code": box.code, "tubes": len(body.barcodes), "shipped_at": box.shipped_at}
+
+
+@router.post("/nat/labs/{lab_code}/receive")
+def receive(lab_code: LabCode, body: ReceiveIn, session: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    n = tubes.receive(session=session, actor=actor, lab_code=lab_code, shipment=body.shipment)
+    return {"received": n}
+
+
+@router.post("/nat/labs/{lab_code}/results")
+def report_results(
+    lab_code: LabCode, body: ResultsIn, session: DbSession, actor: CurrentActor
+) -> dict[str, Any]:
+    """Results as JSON, all or nothing; the same result twice is one result; a changed result
+    is a correction (history kept)."""
+    return results_service.record(
+        session=session, actor=actor, lab_code=lab_code, rows=body.results, source="api"
+    ).as_dict()
+
+
+@router.post("/nat/labs/{lab_code}/results/file")
+def upload_results(
+    lab_code: LabCode,
+    session: DbSession,
+    actor: CurrentActor,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030) or .xlsx")],
+) -> dict[str, Any]:
+    suffix = ".xlsx" if (file.filename or "").lower().endswith(".xlsx") else ".csv"
+    fd, tmp = tempfile.mkstemp(prefix="fangkong-results-", suffix=suffix)
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := file.file.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise FangkongError(
+                        "the file is larger than 200 MB; use the CLI", code="payload_too_large", status=413
+                    )
+                out.write(chunk)
+        if size == 0:
+            raise Invalid("the file is empty", [ErrorDetail("file", "the file is empty")])
+        report = results_service.import_file(
+            session=session, actor=actor, lab_code=lab_code, path=FsPath(tmp), filename=file.filename or tmp
+        )
+    finally:
+        FsPath(tmp).unlink(missing_ok=True)
+    return report.as_dict()
+
+
+@router.get("/nat/pool-size")
+def pool_size(
+    actor: CurrentActor,
+    prevalence: Annotated[float, Query(gt=0, lt=1)],
+    sensitivity: Annotated[float, Query(gt=0, le=1)] = 1.0,
+    specificity: Annotated[float, Query(gt=0, le=1)] = 1.0,
+    max_size: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> dict[str, Any]:
+    """Dorfman two-stage pooling: the pool size with the fewest expected tests per person."""
+    from fangkong.auth.authorize import authorize
+    from fangkong.nat.advice import advice_dict
+
+    authorize(actor, "nat.read")
+    return advice_dict(prevalence, sensitivity, specificity, max_size)
+
+
+@router.get("/me/nat")
+def my_records(session: DbSession, actor: CurrentActor) -> list[dict[str, Any]]:
+    """A resident's own sampling records and results."""
+    return progress.own_records(session=session, actor=actor)
