@@ -23,7 +23,7 @@ from fangkong.person import service as persons
 from fangkong.person.models import Person
 from fangkong.place.models import Place
 from fangkong.unit.models import Unit
-from fangkong.web import case_pages, policy_pages, registry_pages
+from fangkong.web import case_pages, nat_pages, policy_pages, registry_pages
 from fangkong.web.guard import LoginRequired, check_csrf, safe_next, web_actor
 from fangkong.web.pages import language, render
 from fangkong.web.session import (
@@ -140,6 +140,7 @@ def switch_language(to: str = "zh-CN", next: str = "/") -> Response:
 _LINKS: dict[str, list[tuple[str, str, str]]] = {
     # role -> (label, hint, href)
     "commander": [
+        ("nav.nat", "home.hint.nat", "/nat/rounds"),
         ("nav.persons", "home.hint.persons", "/persons"),
         ("nav.areas", "home.hint.areas", "/areas"),
         ("nav.places", "home.hint.places", "/places"),
@@ -163,10 +164,14 @@ _LINKS: dict[str, list[tuple[str, str, str]]] = {
         ("nav.places", "home.hint.places", "/places"),
     ],
     "sampler": [
+        ("nav.nat_sample", "home.hint.nat_sample", "/nat/sample"),
         ("nav.persons", "home.hint.persons", "/persons"),
         ("nav.places", "home.hint.places", "/places"),
     ],
-    "lab_staff": [("nav.units", "home.hint.units", "/units")],
+    "lab_staff": [
+        ("nav.nat_lab", "home.hint.nat_lab", "/nat/lab"),
+        ("nav.units", "home.hint.units", "/units"),
+    ],
     "quarantine_manager": [
         ("nav.persons", "home.hint.persons_pii", "/persons"),
         ("nav.places", "home.hint.places", "/places"),
@@ -181,7 +186,7 @@ _LINKS: dict[str, list[tuple[str, str, str]]] = {
         ("nav.areas", "home.hint.areas", "/areas"),
         ("nav.audit", "home.hint.audit", "/audit"),
     ],
-    "resident": [],
+    "resident": [("nav.my_nat", "home.hint.my_nat", "/me/nat")],
 }
 
 
@@ -275,6 +280,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(registry_pages.router)
     app.include_router(policy_pages.router)
     app.include_router(case_pages.router)
+    app.include_router(nat_pages.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
