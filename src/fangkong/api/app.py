@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Engine
 
 from fangkong.api import errors
@@ -30,6 +30,16 @@ def api_router() -> APIRouter:
     from fangkong.unit.router import router as units
 
     router = APIRouter(prefix=API_PREFIX)
+
+    @router.get("/health", tags=["health"])
+    def health(request: Request) -> dict[str, str]:
+        """Liveness and database reachability (no login needed; for load balancers)."""
+        from sqlalchemy import text
+
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
     for r in (auth, areas, persons, places, units, imports, movement, policy, cases, nat, audit):
         router.include_router(r)
     return router
@@ -55,6 +65,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.intake.stop()
             if w is not None:
                 w.stop()
 
@@ -69,6 +80,9 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = factory
+    from fangkong.api.intake import Intake
+
+    app.state.intake = Intake(factory)  # swab registration: group commit (started on first use)
     from fangkong.auth.service import RateLimiter
 
     app.state.login_limiter = RateLimiter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,33 +17,18 @@ from sqlalchemy.orm import Session
 from fangkong.auth.actor import Actor
 from fangkong.auth.authorize import authorize
 from fangkong.db.base import utcnow
-from fangkong.errors import Conflict, ErrorDetail, Forbidden, Invalid, NotFound, invalid
+from fangkong.errors import Conflict, ErrorDetail, FangkongError, Forbidden, Invalid, NotFound, invalid
+from fangkong.nat.intake import Registered, Swab, register_batch
 from fangkong.nat.models import (
     Lab,
     LabMember,
-    RoundMember,
-    Sample,
     SamplingSite,
     Shipment,
     TestingRound,
     Tube,
 )
-from fangkong.person import code as person_code
-from fangkong.person.models import Person, PersonIdentifier
 
 BARCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{5,39}$")
-SCAN_KINDS = ("person_code", "resident_id", "passport", "person_id")
-
-
-@dataclass
-class Registered:
-    sample_id: int
-    tube_barcode: str
-    person_id: int
-    members: int
-    capacity: int
-    closed: bool
-    warnings: list[str] = field(default_factory=list)
 
 
 def check_barcode(value: str, field_name: str = "barcode") -> str:
@@ -120,61 +104,6 @@ def open_tube(
     return tube
 
 
-def find_person(session: Session, scan: str, kind: str | None = None) -> tuple[Person, str]:
-    """The person a scan names: a person code (FK1.…), a resident ID number, a passport number,
-    or (kind person_id) a registry id."""
-    from fangkong.person.identity import parse_resident_id
-
-    value = scan.strip()
-    if not value or len(value) > 64:
-        raise invalid("scan", "empty or too long", scan[:64])
-    if kind is not None and kind not in SCAN_KINDS:
-        raise invalid("kind", f"one of {', '.join(SCAN_KINDS)}", kind)
-    if kind is None:
-        if person_code.looks_like(value):
-            kind = "person_code"
-        elif re.fullmatch(r"\d{17}[\dXx]|\d{15}", value):
-            kind = "resident_id"
-        else:
-            kind = "passport"
-    person: Person | None = None
-    if kind == "person_code":
-        pid = person_code.read(value)
-        if pid is None:
-            raise invalid("scan", "not a valid person code (damaged or forged)", value[:20])
-        person = session.get(Person, pid)
-    elif kind == "person_id":
-        if not value.isdigit() or len(value) > 10:
-            raise invalid("scan", "a person id is a number", value)
-        person = session.get(Person, int(value))
-    elif kind == "resident_id":
-        try:
-            number = parse_resident_id(value, today=utcnow().date()).number
-        except Invalid as exc:
-            reason = exc.details[0].reason if exc.details else exc.message
-            raise invalid("scan", f"not a valid resident ID number: {reason}", value[:6] + "…") from None
-        person = _by_identifier(session, "resident_id", number)
-    else:
-        person = _by_identifier(session, "passport", value.upper())
-    if person is None:
-        raise NotFound("no registered person for this scan", [ErrorDetail("scan", f"unknown {kind}", None)])
-    if person.status != "active":
-        if person.merged_into_id is not None:
-            merged = session.get(Person, person.merged_into_id)
-            if merged is not None:
-                return merged, kind
-        raise Conflict(f"person {person.id} is not active", [ErrorDetail("scan", "inactive person", None)])
-    return person, kind
-
-
-def _by_identifier(session: Session, kind: str, value: str) -> Person | None:
-    return session.scalar(
-        select(Person)
-        .join(PersonIdentifier, PersonIdentifier.person_id == Person.id)
-        .where(PersonIdentifier.kind == kind, PersonIdentifier.value == value)
-    )
-
-
 def register(
     *,
     session: Session,
@@ -186,65 +115,13 @@ def register(
     now: dt.datetime | None = None,
 ) -> Registered:
     """One swab: the person (by scan) into the open tube (by barcode) at the sampler's site.
-    A person sampled twice in one round is allowed (warned) but never twice in one tube."""
-    now = now or utcnow()
-    site = _site(session, actor, site_id)
-    t = tube_by_barcode(session, check_barcode(tube, "tube"))
-    if t.site_id != site.id:
-        raise Conflict(
-            f"tube {t.barcode} belongs to another sampling site",
-            [ErrorDetail("tube", "tube opened at another site", t.barcode)],
-        )
-    if t.status != "open":
-        raise Conflict(
-            f"tube {t.barcode} is {t.status}", [ErrorDetail("tube", f"tube {t.status}", t.barcode)]
-        )
-    if t.members >= t.capacity:
-        raise Conflict(
-            f"tube {t.barcode} is full ({t.members}/{t.capacity})",
-            [ErrorDetail("tube", "tube full", t.barcode)],
-        )
-    person, scanned = find_person(session, scan, kind)
-    warnings: list[str] = []
-    same = session.scalar(select(Sample.id).where(Sample.tube_id == t.id, Sample.person_id == person.id))
-    if same is not None:
-        raise Conflict(
-            f"person already in tube {t.barcode}", [ErrorDetail("scan", "already in this tube", t.barcode)]
-        )
-    if t.round_id is not None:
-        earlier = session.execute(
-            select(Tube.barcode)
-            .join(Sample, Sample.tube_id == Tube.id)
-            .where(Sample.round_id == t.round_id, Sample.person_id == person.id)
-            .limit(1)
-        ).scalar()
-        if earlier is not None:
-            warnings.append(f"already sampled in this round (tube {earlier})")
-        single = session.scalar(
-            select(RoundMember.single_tube).where(
-                RoundMember.round_id == t.round_id, RoundMember.person_id == person.id
-            )
-        )
-        if single and t.capacity > 1:
-            warnings.append("the profile wants this person in a single tube")
-        if single is None:
-            warnings.append("not expected in this round (lives elsewhere or not in its target group)")
-    sample = Sample(
-        tube_id=t.id,
-        person_id=person.id,
-        round_id=t.round_id,
-        site_id=site.id,
-        scanned=scanned,
-        collected_at=now,
-        collected_by=actor.username,
-    )
-    session.add(sample)
-    t.members += 1
-    closed = t.members >= t.capacity
-    if closed:
-        t.status, t.closed_at, t.closed_by = "closed", now, actor.username
-    session.flush()
-    return Registered(sample.id, t.barcode, person.id, t.members, t.capacity, closed, warnings)
+    A person sampled twice in one round is allowed (warned) but never twice in one tube.
+    (The batch of one of `fangkong.nat.intake.register_batch`.)"""
+    swab = Swab(tube=tube, scan=scan, site_id=site_id, at=now or utcnow(), actor=actor, kind=kind)
+    (outcome,) = register_batch(session, [swab])
+    if isinstance(outcome, FangkongError):
+        raise outcome
+    return outcome
 
 
 def close_tube(*, session: Session, actor: Actor, barcode: str, now: dt.datetime | None = None) -> Tube:

@@ -1,0 +1,106 @@
+"""The swab intake: group commit for `POST /api/v1/nat/samples`.
+
+Requests put their swab on a queue and wait; one thread takes whatever has queued (up to
+`max_batch`), runs `fangkong.nat.intake.register_batch` in one transaction, commits, and only
+then answers each request — so every acknowledged swab is on disk, and a batch of hundreds
+costs one commit. If a batch fails as a whole (a database error), its swabs are retried one by
+one, so one bad swab never takes others down with it. Like the event worker, this runner owns
+its unit of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from fangkong.errors import FangkongError
+from fangkong.nat.intake import Outcome, Swab, register_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Item:
+    swab: Swab
+    future: Future[Outcome]
+
+
+class Intake:
+    """Group commit for swab registration (see the module docstring)."""
+
+    def __init__(self, factory: sessionmaker[Session], *, max_batch: int = 500) -> None:
+        self.factory = factory
+        self.max_batch = max_batch
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.swabs = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="fangkong-sample-intake", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+
+    def submit(self, swab: Swab) -> Future[Outcome]:
+        self.start()
+        fut: Future[Outcome] = Future()
+        self._queue.put(_Item(swab, fut))
+        return fut
+
+    async def register(self, swab: Swab) -> Outcome:
+        return await asyncio.wrap_future(self.submit(swab))
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._process(batch)
+                    return
+                batch.append(nxt)
+            self._process(batch)
+
+    def _process(self, batch: list[_Item]) -> None:
+        try:
+            outcomes = self._commit([b.swab for b in batch])
+        except Exception:  # a database error: retry one by one so good swabs still land
+            log.exception("sample intake: batch of %d failed; retrying one by one", len(batch))
+            outcomes = []
+            for item in batch:
+                try:
+                    outcomes += self._commit([item.swab])
+                except Exception as exc:
+                    outcomes.append(
+                        FangkongError(f"could not store the swab: {type(exc).__name__}", status=503)
+                    )
+        self.batches += 1
+        self.swabs += len(batch)
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if not item.future.cancelled():
+                item.future.set_result(outcome)
+
+    def _commit(self, swabs: list[Swab]) -> list[Outcome]:
+        with self.factory() as session:
+            outcomes = register_batch(session, swabs)
+            session.commit()
+            return outcomes
