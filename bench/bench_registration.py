@@ -171,9 +171,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     exe = Path(sys.executable).parent / "fangkong"
-    cmd = [str(exe), "serve", "--port", str(port), "--no-worker"]
+    cmd = [str(exe), "serve", "--port", str(port), "--no-worker", "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=os.environ.copy())
     for _ in range(200):
         try:
@@ -292,6 +292,7 @@ def main() -> None:
     parser.add_argument("--pg", default=None, help="a PostgreSQL URL (its public schema is dropped!)")
     parser.add_argument("--kill-after", type=float, default=None)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -304,9 +305,12 @@ def main() -> None:
     tubes_needed = CONNS * (int(args.rate * args.seconds / CONNS / 10) + 20)
     plan = prepare(url, data_dir, args.persons, tubes_needed)
     port = free_port()
-    server = start_server(port)
+    server = start_server(port, args.workers)
     try:
-        print(f"== load: {args.rate:,.0f}/s for {args.seconds:.0f} s over {CONNS} connections")
+        print(
+            f"== load: {args.rate:,.0f}/s for {args.seconds:.0f} s over {CONNS} connections, "
+            f"{args.workers} server process(es)"
+        )
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

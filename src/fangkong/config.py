@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     web_session_hours: int = 12
     # Run domain-event handlers in a thread inside the web server (demo / small installs).
     inprocess_worker: bool = True
+    # FastAPI's native OpenTelemetry traces/metrics/logs through the global providers.
+    opentelemetry: bool = False
     movement_dir: Path | None = None
     # The city this installation serves: persons living outside it become assistance requests
     # (协查函); its centre picks the UTM zone of the tracing grid.

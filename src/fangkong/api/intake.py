@@ -14,6 +14,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -34,9 +35,14 @@ class _Item:
 class Intake:
     """Group commit for swab registration (see the module docstring)."""
 
-    def __init__(self, factory: sessionmaker[Session], *, max_batch: int = 500) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], *, max_batch: int = 500, linger_s: float = 0.004
+    ) -> None:
         self.factory = factory
         self.max_batch = max_batch
+        # After the first swab, wait this long for others: a batch's fixed cost (a few queries
+        # and the commit) is then shared; the answer waits a few milliseconds more.
+        self.linger_s = linger_s
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -69,9 +75,11 @@ class Intake:
             if first is None:
                 return
             batch = [first]
+            deadline = time.monotonic() + self.linger_s
             while len(batch) < self.max_batch:
+                wait = deadline - time.monotonic()
                 try:
-                    nxt = self._queue.get_nowait()
+                    nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:

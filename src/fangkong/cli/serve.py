@@ -25,12 +25,13 @@ def serve(
     host: str | None = typer.Option(None),
     port: int | None = typer.Option(None),
     worker: bool = typer.Option(True, help="run event handlers in the server process"),
+    workers: int = typer.Option(1, min=1, max=64, help="server processes (use the CPU cores)"),
 ) -> None:
     """Serve the API and the web pages."""
-    _serve(host, port, worker)
+    _serve(host, port, worker, workers)
 
 
-def _serve(host: str | None, port: int | None, worker: bool) -> None:
+def _serve(host: str | None, port: int | None, worker: bool, workers: int = 1) -> None:
     import uvicorn
 
     from fangkong.api.app import create_app
@@ -39,9 +40,17 @@ def _serve(host: str | None, port: int | None, worker: bool) -> None:
     s = settings()
     if assets.missing():
         typer.echo("warning: front-end libraries missing; run `fangkong assets install`", err=True)
-    app = create_app(s, worker=worker)
     h, p = host or s.host, port or s.port
     typer.echo(f"fangkong serving on http://{h}:{p}  (API docs: http://{h}:{p}/docs)")
+    if workers > 1:  # each process builds the app from the same settings (environment)
+        import os
+
+        os.environ["FANGKONG_INPROCESS_WORKER"] = "true" if worker else "false"
+        uvicorn.run(
+            "fangkong.api.app:create_app", factory=True, host=h, port=p, workers=workers, log_level="warning"
+        )
+        return
+    app = create_app(s, worker=worker)
     uvicorn.run(app, host=h, port=p, log_level="warning")
 
 

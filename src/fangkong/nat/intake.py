@@ -14,8 +14,9 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from fangkong.auth.actor import Actor
@@ -57,6 +58,13 @@ class Registered:
 
 
 Outcome = Registered | FangkongError
+
+
+@dataclass(frozen=True)
+class _Who:
+    id: int
+    status: str
+    merged_into_id: int | None
 
 
 def _scan_kind(value: str, kind: str | None) -> str:
@@ -166,7 +174,7 @@ def register_batch(session: Session, swabs: list[Swab], *, lock: bool = True) ->
         )
     }
     round_ids = {t.round_id for t in tubes.values() if t.round_id is not None}
-    pids = {p.id for p in persons.values() if isinstance(p, Person)}
+    pids = {p.id for p in persons.values() if isinstance(p, _Who)}
     earlier: dict[tuple[int, int], str] = {}
     single: dict[tuple[int, int], bool] = {}
     if round_ids and pids:
@@ -266,8 +274,9 @@ def register_batch(session: Session, swabs: list[Swab], *, lock: bool = True) ->
         )
         placed.append((i, t, person.id, warnings))
     if new_rows:
+        table = cast(Table, Sample.__table__)  # Core insert: no ORM bulk machinery on the hot path
         ids = list(
-            session.scalars(insert(Sample).returning(Sample.id, sort_by_parameter_order=True), new_rows)
+            session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), new_rows)
         )
         for (i, t, pid, warnings), sample_id in zip(placed, ids, strict=True):
             outcomes[i] = Registered(
@@ -279,13 +288,13 @@ def register_batch(session: Session, swabs: list[Swab], *, lock: bool = True) ->
 
 def _persons(
     session: Session, keys: list[tuple[str, str | int]]
-) -> dict[tuple[str, str | int], Person | FangkongError]:
+) -> dict[tuple[str, str | int], _Who | FangkongError]:
     ids = {int(v) for k, v in keys if k == "id"}
     docs: dict[str, set[str]] = {}
     for k, v in keys:
         if k != "id":
             docs.setdefault(k, set()).add(str(v))
-    out: dict[tuple[str, str | int], Person | FangkongError] = {}
+    out: dict[tuple[str, str | int], _Who | FangkongError] = {}
     by_doc: dict[tuple[str, str], int] = {}
     for doc_kind, values in docs.items():
         for doc_pid, doc_value in session.execute(
@@ -295,11 +304,12 @@ def _persons(
         ):
             by_doc[(doc_kind, doc_value)] = doc_pid
     wanted = ids | set(by_doc.values())
-    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted)))} if wanted else {}
+    cols = select(Person.id, Person.status, Person.merged_into_id)  # no ORM objects: the hot path
+    people = {p.id: _Who(*p) for p in session.execute(cols.where(Person.id.in_(wanted)))} if wanted else {}
     merged_ids = {p.merged_into_id for p in people.values() if p.status != "active" and p.merged_into_id}
     if merged_ids - set(people):
         people.update(
-            {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(merged_ids - set(people))))}
+            {p.id: _Who(*p) for p in session.execute(cols.where(Person.id.in_(merged_ids - set(people))))}
         )
     for key in keys:
         pid = int(key[1]) if key[0] == "id" else by_doc.get((key[0], str(key[1])))
