@@ -366,6 +366,34 @@ def test_positive_pool_then_single_retests(factory: Any, world: dict[str, Any]) 
             hours=12
         )
         assert t0.data["sampled_at_site"] == "和平社区广场采样点"
+    # who was in the pool and where they are now (the latest check-in from the movement store)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fangkong.config import get_settings
+    from fangkong.nat.members import members
+
+    folder = get_settings().resolved_movement_dir / "checkins"
+    folder.mkdir(parents=True)
+    ts = pa.timestamp("us", tz="UTC")
+    pq.write_table(
+        pa.table(
+            {
+                "person_id": pa.array([p[0], p[0], p[1]], pa.int64()),
+                "place_id": pa.array([5, 6, 7], pa.int64()),
+                "time": pa.array([NOW - dt.timedelta(hours=5), NOW - dt.timedelta(hours=1), NOW], ts),
+            }
+        ),
+        folder / "part-0.parquet",
+    )
+    with factory() as s:
+        seen = members(session=s, actor=HQ, barcode="T-0300")
+    rows = {m["person_id"]: m for m in seen["members"]}
+    assert set(rows) == set(p[:4]) and all("*" in m["name"] for m in rows.values())
+    assert rows[p[0]]["last_checkin"]["place_id"] == "6" and rows[p[2]]["last_checkin"] is None
+    assert (
+        rows[p[0]]["categories"] == ["positive_pool_member"] and rows[p[0]]["retest_task"]["status"] == "open"
+    )
     events.run_pending(factory)  # replaying changes nothing
     with factory() as s:
         assert len(s.scalars(select(Task).where(Task.kind == "retest")).all()) == 4

@@ -198,6 +198,10 @@ def _xlsx_records(path: Path) -> Iterator[Record]:
 
 def cell_text(value: Any, name: str) -> tuple[str, str | None]:
     """The cell as text, and a reason when the cell lost information (or None)."""
+    if type(value) is str:  # CSV cells, the common case: the cheap checks first
+        text = value.strip()
+        if "\x00" not in text and (name not in TEXT_COLUMNS or not _SCIENTIFIC.fullmatch(text)):
+            return text, None
     if value is None:
         return "", None
     if isinstance(value, bool):

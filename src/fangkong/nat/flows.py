@@ -50,61 +50,82 @@ def _source(tube: Tube) -> str:
 
 
 def positive_pool(session: Session, tube: Tube) -> int:
-    """Members under measures, retest tasks, located. Returns how many members were new."""
+    """Members under measures, retest tasks, located. Returns how many members were new.
+    One statement per kind of row for the whole pool (a city's bad day has a thousand pools)."""
+    from fangkong.audit import service as audit
     from fangkong.errors import PolicyError
+    from fangkong.events import service as events
     from fangkong.measure import service as measures
     from fangkong.measure.models import PersonCategory
-    from fangkong.measure.schemas import CategoryAssign
+    from fangkong.policy_profile import service as profiles
     from fangkong.task import service as tasks
 
     at = tube.reported_at or tube.closed_at or tube.opened_at
+    clock = min(at, dt.datetime.now(dt.UTC))
     samples = _samples(session, tube)
+    people = {
+        p.id: p for p in session.scalars(select(Person).where(Person.id.in_([s.person_id for s in samples])))
+    }
     done = set(
         session.scalars(
             select(PersonCategory.person_id).where(
-                PersonCategory.person_id.in_([s.person_id for s in samples]),
+                PersonCategory.person_id.in_(list(people)),
                 PersonCategory.category == POOL_CATEGORY,
                 PersonCategory.source == _source(tube),
             )
         )
     )
-    due = at + _retest_within(session, at)
-    site = session.get(SamplingSite, tube.site_id)
-    new = 0
-    for sample in samples:
-        person = session.get(Person, sample.person_id)
-        if person is None:
-            continue
-        if sample.person_id not in done:
-            try:
-                measures.assign(
-                    session=session,
-                    actor=WORKER,
-                    person_id=person.id,
-                    data=CategoryAssign(
-                        category=POOL_CATEGORY,
-                        clock_at=min(at, dt.datetime.now(dt.UTC)),
-                        source=_source(tube),
-                    ),
-                )
-            except PolicyError:
-                pass  # no profile or no such category: the task below still goes out
-            new += 1
-        community = person.area_code[:12] if len(person.area_code) >= 12 else person.area_code
-        tasks.create(
+    new = [pid for pid in people if pid not in done and people[pid].status == "active"]
+    if new:
+        session.add_all(
+            PersonCategory(
+                person_id=pid,
+                category=POOL_CATEGORY,
+                clock_at=clock,
+                source=_source(tube),
+                actor_name=WORKER.username,
+            )
+            for pid in new
+        )
+        session.flush()
+        try:
+            loaded = profiles.active(session, measures.local_day(clock))
+            measures.replan(session, WORKER, new, loaded, dt.datetime.now(dt.UTC))
+        except PolicyError:
+            pass  # no profile in force: the category stands; activating one plans the measures
+        for pid in new:
+            events.emit(session, "measure.assigned", "person", pid, {"category": POOL_CATEGORY}, actor=WORKER)
+        audit.record(
             session,
             WORKER,
-            kind="retest",
-            title=f"单管复核：混管阳性（管码{tube.barcode}）",
-            area_code=community,
-            role="community_worker",
-            due_at=due,
-            person_id=person.id,
-            priority="urgent",
-            dedupe_key=f"retest:{tube.id}:{person.id}",
-            data=locate(session, person, sample, site),
+            "nat.positive_pool",
+            "nat_tube",
+            tube.id,
+            after={"barcode": tube.barcode, "persons": new, "category": POOL_CATEGORY},
+            area_code=None,
         )
-    return new
+    due = at + _retest_within(session, at)
+    site = session.get(SamplingSite, tube.site_id)
+    specs = []
+    for sample in samples:
+        person = people.get(sample.person_id)
+        if person is None:
+            continue
+        specs.append(
+            {
+                "kind": "retest",
+                "title": f"单管复核：混管阳性（管码{tube.barcode}）",
+                "area_code": person.area_code[:12] if len(person.area_code) >= 12 else person.area_code,
+                "role": "community_worker",
+                "due_at": due,
+                "person_id": person.id,
+                "priority": "urgent",
+                "dedupe_key": f"retest:{tube.id}:{person.id}",
+                "data": locate(person, sample, site),
+            }
+        )
+    tasks.create_many(session, WORKER, specs)
+    return len(new)
 
 
 def _retest_within(session: Session, at: dt.datetime) -> dt.timedelta:
@@ -122,40 +143,41 @@ def _retest_within(session: Session, at: dt.datetime) -> dt.timedelta:
     return dt.timedelta(hours=12)
 
 
-def locate(session: Session, person: Person, sample: Sample, site: SamplingSite | None) -> dict[str, Any]:
-    """Where to find a person now: residence, the site where they were sampled, their last
-    venue check-in in the movement store (if any)."""
-    out: dict[str, Any] = {
+def locate(person: Person, sample: Sample, site: SamplingSite | None) -> dict[str, Any]:
+    """Where to find a person: residence and the site where they were sampled. Their latest
+    venue check-in is looked up when someone asks (`GET /api/v1/nat/tubes/{barcode}/members`):
+    it is then current, and the flow stays fast."""
+    return {
         "residence_area": person.area_code,
         "sampled_at_site": site.name if site else None,
         "sampled_at": sample.collected_at.isoformat(),
     }
-    last = last_checkin(person.id)
-    if last is not None:
-        out["last_checkin"] = last
-    return out
 
 
-def last_checkin(person_id: int) -> dict[str, Any] | None:
+def last_checkins(person_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each person's latest venue check-in in the movement store (one scan for all of them)."""
     from fangkong.contact.movement import default
 
     movement = default()
-    if movement.checkins is None:
-        return None
+    if movement.checkins is None or not person_ids:
+        return {}
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     data = ds.dataset(movement.checkins, format="parquet", partitioning="hive", exclude_invalid_files=True)
-    if "person_id" not in data.schema.names or "time" not in data.schema.names:
-        return None
-    import pyarrow as pa
-
-    pid: Any = str(person_id) if pa.types.is_string(data.schema.field("person_id").type) else person_id
-    table = data.to_table(columns=["place_id", "time"], filter=pc.field("person_id") == pid)
-    if table.num_rows == 0:
-        return None
-    row = table.sort_by([("time", "descending")]).slice(0, 1).to_pylist()[0]
-    return {"place_id": str(row["place_id"]), "time": row["time"].isoformat()}
+    names = data.schema.names
+    if "person_id" not in names or "time" not in names or "place_id" not in names:
+        return {}
+    as_text = pa.types.is_string(data.schema.field("person_id").type)
+    wanted = [str(p) for p in person_ids] if as_text else person_ids
+    table = data.to_table(
+        columns=["person_id", "place_id", "time"], filter=pc.field("person_id").isin(wanted)
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for row in table.sort_by([("time", "ascending")]).to_pylist():
+        out[int(row["person_id"])] = {"place_id": str(row["place_id"]), "time": row["time"].isoformat()}
+    return out
 
 
 def positive_single(session: Session, tube: Tube) -> int | None:

@@ -415,13 +415,18 @@ def import_file(
     problems = list(sheet.errors)
     rows: list[ResultIn] = []
     numbers: list[int] = []
+    times: dict[str, dt.datetime] = {}
     for n, values in sheet.rows:
         if n in sheet.unreadable:
             continue
         data: dict[str, Any] = {k: (v or None) for k, v in values.items()}
         try:
             if data.get("tested_at"):
-                data["tested_at"] = parse_local(data["tested_at"])
+                text = data["tested_at"]
+                when = times.get(text)
+                if when is None:  # lab sheets repeat the same times: parse each once
+                    when = times[text] = parse_local(text)
+                data["tested_at"] = when
             rows.append(ResultIn.model_validate(data))
             numbers.append(n)
         except ValueError as exc:

@@ -250,6 +250,15 @@ def get_tube(barcode: Barcode, session: DbSession, actor: CurrentActor) -> Any:
     return tube
 
 
+@router.get("/nat/tubes/{barcode}/members")
+def tube_members(barcode: Barcode, session: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    """Who was in the tube (masked) and where they are now: residence, active categories, the
+    retest task, the latest venue check-in."""
+    from fangkong.nat.members import members
+
+    return members(session=session, actor=actor, barcode=barcode)
+
+
 @router.post("/nat/tubes/{barcode}/close", response_model=TubeOut)
 def close_tube(barcode: Barcode, session: DbSession, actor: CurrentActor) -> Any:
     return tubes.close_tube(session=session, actor=actor, barcode=barcode)

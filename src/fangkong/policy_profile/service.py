@@ -4,6 +4,7 @@ switch would change for the people under measures."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,26 @@ def active(session: Session, on: dt.date) -> LoadedProfile:
     return from_activation(row)
 
 
+_LOADED: dict[tuple[int, str, str], LoadedProfile] = {}
+
+
 def from_activation(row: PolicyActivation) -> LoadedProfile:
+    """The activation's profile, validated and checked against its checksum — once per
+    activation and process (activations are never edited; validating a profile costs
+    milliseconds, and the flows ask for it on every decision)."""
+    stored = hashlib.sha256(json.dumps(row.resolved, sort_keys=True).encode()).hexdigest()
+    key = (row.id, row.checksum, stored)  # a changed stored copy is validated (and refused) again
+    cached = _LOADED.get(key)
+    if cached is not None:
+        return cached
+    loaded = _validate_activation(row)
+    if len(_LOADED) > 64:
+        _LOADED.clear()
+    _LOADED[key] = loaded
+    return loaded
+
+
+def _validate_activation(row: PolicyActivation) -> LoadedProfile:
     try:
         profile = Profile.model_validate(row.resolved)
     except ValidationError as exc:  # the stored copy no longer validates: say so, never guess

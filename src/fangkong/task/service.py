@@ -81,6 +81,59 @@ def create(
     return task, True
 
 
+def create_many(session: Session, actor: Actor, specs: list[dict[str, Any]]) -> list[tuple[Task, bool]]:
+    """`create` for many tasks at once (each spec: create's keyword arguments, with a
+    `dedupe_key`): one query for the keys already used, one flush for the new tasks."""
+    keys = [spec["dedupe_key"] for spec in specs]
+    if any(k is None for k in keys):
+        raise invalid("dedupe_key", "create_many needs a dedupe key per task")
+    for spec in specs:
+        if spec["kind"] not in KINDS:
+            raise invalid("kind", f"unknown task kind; expected one of {', '.join(KINDS)}", spec["kind"])
+        if spec.get("priority", "normal") not in PRIORITIES:
+            raise invalid("priority", f"expected one of {', '.join(PRIORITIES)}", spec.get("priority"))
+    existing = {t.dedupe_key: t for t in session.scalars(select(Task).where(Task.dedupe_key.in_(keys)))}
+    out: list[tuple[Task, bool]] = []
+    made: list[Task] = []
+    for spec in specs:
+        if spec["dedupe_key"] in existing:
+            out.append((existing[spec["dedupe_key"]], False))
+            continue
+        task = Task(**{**spec, "title": spec["title"][:300], "data": spec.get("data") or {}})
+        existing[spec["dedupe_key"]] = task
+        made.append(task)
+        out.append((task, True))
+    if made:
+        session.add_all(made)
+        session.flush()
+        for task in made:
+            audit.record(
+                session,
+                actor,
+                "task.create",
+                "task",
+                task.id,
+                after={
+                    "kind": task.kind,
+                    "title": task.title,
+                    "area_code": task.area_code,
+                    "due_at": task.due_at.isoformat(),
+                    "person_id": task.person_id,
+                    "case_id": task.case_id,
+                },
+                area_code=task.area_code,
+            )
+            events.emit(
+                session,
+                "task.created",
+                "task",
+                task.id,
+                {"kind": task.kind, "area_code": task.area_code},
+                actor=actor,
+            )
+    return out
+
+
 def get(session: Session, actor: Actor, task_id: int) -> Task:
     task = session.get(Task, task_id)
     if task is None:
