@@ -28,6 +28,27 @@ def _apply_due_profiles(session: Session) -> None:
         log.info("re-planned %s person(s) under the profile now in force", n)
 
 
+def _supervise_overdue(session: Session) -> None:
+    """Overdue tasks (an investigation milestone, a locate-and-control, a retest …) open a
+    supervision task (督办) for the area above."""
+    from fangkong.auth.actor import system_actor
+    from fangkong.task import service as tasks
+
+    n = tasks.supervise_overdue(session, system_actor("worker"), dt.datetime.now(dt.UTC))
+    if n:
+        log.info("opened %s supervision task(s)", n)
+
+
+def _testing_turnaround(session: Session) -> None:
+    """Tubes past the profile's result deadline (采送检报) alert their site's area."""
+    from fangkong.auth.actor import system_actor
+    from fangkong.nat.turnaround import alert_late
+
+    n = alert_late(session, system_actor("worker"), dt.datetime.now(dt.UTC))
+    if n:
+        log.info("opened %s turnaround alert(s)", n)
+
+
 @dataclass
 class Job:
     name: str
@@ -35,7 +56,11 @@ class Job:
     run: Callable[[Session], None]
 
 
-JOBS: tuple[Job, ...] = (Job("policy.apply_due", 600, _apply_due_profiles),)
+JOBS: tuple[Job, ...] = (
+    Job("policy.apply_due", 600, _apply_due_profiles),
+    Job("tasks.supervise_overdue", 300, _supervise_overdue),
+    Job("nat.turnaround", 300, _testing_turnaround),
+)
 
 
 @dataclass

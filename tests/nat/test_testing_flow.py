@@ -457,3 +457,30 @@ def test_progress_missing_and_own_records(factory: Any, world: dict[str, Any], u
     with factory() as s:
         mine = progress.own_records(session=s, actor=resident)
     assert len(mine) == 1 and mine[0]["site"] == "和平社区广场采样点" and mine[0]["result"] is None
+
+
+def test_turnaround_alerts_for_late_tubes(factory: Any, world: dict[str, Any]) -> None:
+    from fangkong.jobs import PeriodicRunner
+    from fangkong.nat.turnaround import alert_late
+
+    round_id = _round(factory)
+    _fill(factory, world, round_id, "T-0600", world["persons"][:2])
+    _fill(factory, world, round_id, "T-0601", world["persons"][2:4])
+    _ship_and_receive(factory, world, "BOX-006", ["T-0601"])
+    with factory.begin() as s:
+        s.execute(select(Tube).where(Tube.barcode == "T-0600")).scalar_one().status = "closed"
+        assert alert_late(s, HQ, dt.datetime.now(dt.UTC)) == 0  # within the 24 h of screening
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
+    with factory.begin() as s:
+        assert alert_late(s, HQ, later) == 2
+        assert alert_late(s, HQ, later) == 0  # one alert per site, stage and day
+    with factory() as s:
+        alerts = s.scalars(select(Task).where(Task.kind == "supervision").order_by(Task.title)).all()
+        assert sorted((a.data["stage"], a.data["tubes"]) for a in alerts) == [
+            ("collected", ["T-0600"]),
+            ("received", ["T-0601"]),
+        ]
+        assert all(a.area_code == "510104020001" and "采送检超时" in a.title for a in alerts)
+    # the worker's periodic jobs include the alerts and the supervision of overdue tasks
+    ran = PeriodicRunner().run_due(factory)
+    assert "nat.turnaround" in ran and "tasks.supervise_overdue" in ran
