@@ -484,3 +484,36 @@ def test_turnaround_alerts_for_late_tubes(factory: Any, world: dict[str, Any]) -
     # the worker's periodic jobs include the alerts and the supervision of overdue tasks
     ran = PeriodicRunner().run_due(factory)
     assert "nat.turnaround" in ran and "tasks.supervise_overdue" in ran
+
+
+def test_rounds_repeat_until_the_stop_rule(factory: Any, world: dict[str, Any]) -> None:
+    from fangkong.nat import series
+
+    first = _round(factory)
+    with factory.begin() as s:
+        assert series.next_step(session=s, actor=HQ, round_id=first).action == "wait"  # still open
+        rounds.close(session=s, actor=HQ, round_id=first)
+    seen = []
+    current = first
+    for _ in range(6):
+        with factory.begin() as s:
+            step = series.next_step(session=s, actor=HQ, round_id=current)
+            seen.append((step.action, step.clear_rounds))
+            if step.action == "stop":
+                with pytest.raises(Conflict):
+                    series.repeat(session=s, actor=HQ, round_id=current)
+                break
+            made = series.repeat(session=s, actor=HQ, round_id=current)
+            assert made.series_id == first and made.expected == 12
+            rounds.close(session=s, actor=HQ, round_id=made.id)
+            current = made.id
+    # cn-9th: one a day; 3 clear rounds → wait 3 days → one final round → stop
+    assert seen == [("repeat", 1), ("repeat", 2), ("final", 3), ("stop", 4)]
+    with factory() as s:
+        all_rounds = s.scalars(select(rounds.TestingRound).order_by(rounds.TestingRound.seq)).all()
+        assert [r.seq for r in all_rounds] == [1, 2, 3, 4] and [r.final for r in all_rounds] == [
+            False
+        ] * 3 + [True]
+        assert all_rounds[1].start_at - all_rounds[0].start_at == dt.timedelta(days=1)
+        assert all_rounds[3].start_at - all_rounds[2].start_at == dt.timedelta(days=3)
+        assert "收尾轮" in all_rounds[3].name

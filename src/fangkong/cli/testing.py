@@ -290,6 +290,28 @@ def round_missing(
     output([dict(zip(keys, r, strict=True)) for r in rows], fmt)
 
 
+@round_app.command("next")
+def round_next(round_id: int, as_user: str | None = AsUser, fmt: str = Format) -> None:
+    """What the series does next by the profile's stop rule (repeat, final, stop, wait)."""
+    from dataclasses import asdict
+
+    from fangkong.nat import series
+
+    with unit_of_work() as session:
+        step = series.next_step(session=session, actor=actor_for(session, as_user), round_id=round_id)
+        output(asdict(step), fmt)
+
+
+@round_app.command("repeat")
+def round_repeat(round_id: int, as_user: str | None = AsUser, fmt: str = Format) -> None:
+    """Plan the series' next round (refused when the stop rule says stop)."""
+    from fangkong.nat import series
+
+    with unit_of_work() as session:
+        r = series.repeat(session=session, actor=actor_for(session, as_user), round_id=round_id)
+        output({"id": r.id, "name": r.name, "seq": r.seq, "final": r.final, "start_at": r.start_at}, fmt)
+
+
 @round_app.command("close")
 def round_close(round_id: int, as_user: str | None = AsUser) -> None:
     from fangkong.nat import rounds

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fangkong.db.base import Base, utcnow
@@ -74,6 +74,7 @@ class TestingRound(Base):
     default_pool_size: Mapped[int] = mapped_column(Integer)
     series_id: Mapped[int | None] = mapped_column(ForeignKey("nat_round.id"))  # the first round
     seq: Mapped[int] = mapped_column(Integer, default=1)  # its number in the series
+    final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # the closing round
     profile_id: Mapped[str | None] = mapped_column(String(64))
     expected: Mapped[int] = mapped_column(Integer, default=0)
     announcement_zh: Mapped[str | None] = mapped_column(Text)

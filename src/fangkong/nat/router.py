@@ -71,6 +71,7 @@ class RoundOut(BaseModel):
     default_pool_size: int
     series_id: int | None
     seq: int
+    final: bool
     profile_id: str | None
     expected: int
     announcement_zh: str | None
@@ -196,6 +197,24 @@ def get_round(round_id: RoundId, session: DbSession, actor: CurrentActor) -> Any
 @router.post("/nat/rounds/{round_id}/close", response_model=RoundOut)
 def close_round(round_id: RoundId, session: DbSession, actor: CurrentActor) -> Any:
     return rounds.close(session=session, actor=actor, round_id=round_id)
+
+
+@router.get("/nat/rounds/{round_id}/next")
+def round_next(round_id: RoundId, session: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    """What the round's series does next by the profile's stop rule: repeat, final, stop, wait."""
+    from dataclasses import asdict
+
+    from fangkong.nat import series
+
+    return asdict(series.next_step(session=session, actor=actor, round_id=round_id))
+
+
+@router.post("/nat/rounds/{round_id}/repeat", response_model=RoundOut, status_code=201)
+def round_repeat(round_id: RoundId, session: DbSession, actor: CurrentActor) -> Any:
+    """Plan the series' next round (409 when the stop rule says stop or the last round is open)."""
+    from fangkong.nat import series
+
+    return series.repeat(session=session, actor=actor, round_id=round_id)
 
 
 @router.get("/nat/rounds/{round_id}/progress")

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("default_pool_size", sa.Integer(), nullable=False),
         sa.Column("series_id", sa.Integer(), nullable=True),
         sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("final", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("profile_id", sa.String(length=64), nullable=True),
         sa.Column("expected", sa.Integer(), nullable=False),
         sa.Column("announcement_zh", sa.Text(), nullable=True),
