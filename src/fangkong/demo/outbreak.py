@@ -42,6 +42,8 @@ class OutbreakStats:
     listed: int = 0
     confirmed: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    # contact finding per case: (case id, persons listed by list, seconds)
+    finding: list[tuple[int, dict[str, int], float]] = field(default_factory=list)
 
 
 def seed(
@@ -158,6 +160,7 @@ def seed(
         with factory.begin() as s:
             found = contacts.run(session=s, actor=ACTOR, case_id=case_id, movement=movement)
             stats.listed += found.found
+            stats.finding.append((case_id, dict(found.by_list), found.seconds))
             say(f"outbreak: case {case_id}: {found.found} listed in {found.seconds:.1f} s")
         if n % 2 == 0:  # half the cases are further along: their close contacts are confirmed
             with factory.begin() as s:
