@@ -9,7 +9,7 @@ import io
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.area.models import Area
@@ -75,30 +75,35 @@ def progress(
         member = and_(member, RoundMember.area_code.startswith(area_code))
     if actor.area_code:
         member = and_(member, RoundMember.area_code.startswith(actor.area_code))
-    expected = dict(
-        session.execute(
-            select(RoundMember.area_code, func.count()).where(member).group_by(RoundMember.area_code)
-        ).all()
-    )
-    sampled_q = (
-        select(RoundMember.area_code, func.count(func.distinct(Sample.person_id)))
-        .join(
-            Sample, and_(Sample.round_id == RoundMember.round_id, Sample.person_id == RoundMember.person_id)
+    # One pass: each sampled person's state in the round, then members grouped by community.
+    per_person = (
+        select(
+            Sample.person_id.label("pid"),
+            func.max(case((Tube.status != "reported", 1), else_=0)).label("pending"),
+            func.max(case((Tube.result == "positive", 1), else_=0)).label("positive"),
         )
+        .join(Tube, Tube.id == Sample.tube_id)
+        .where(Sample.round_id == r.id)
+        .group_by(Sample.person_id)
+        .subquery()
+    )
+    expected: dict[str, int] = {}
+    sampled: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    positive: dict[str, int] = {}
+    for code, n, got, pend, pos in session.execute(
+        select(
+            RoundMember.area_code,
+            func.count(),
+            func.count(per_person.c.pid),
+            func.coalesce(func.sum(per_person.c.pending), 0),
+            func.coalesce(func.sum(per_person.c.positive), 0),
+        )
+        .outerjoin(per_person, per_person.c.pid == RoundMember.person_id)
         .where(member)
         .group_by(RoundMember.area_code)
-    )
-    sampled = dict(session.execute(sampled_q).all())
-    pending = dict(
-        session.execute(
-            sampled_q.join(Tube, Tube.id == Sample.tube_id).where(Tube.status != "reported")
-        ).all()
-    )
-    positive = dict(
-        session.execute(
-            sampled_q.join(Tube, Tube.id == Sample.tube_id).where(Tube.result == "positive")
-        ).all()
-    )
+    ):
+        expected[code], sampled[code], pending[code], positive[code] = int(n), int(got), int(pend), int(pos)
     unexpected = (
         session.scalar(
             select(func.count(func.distinct(Sample.person_id)))
