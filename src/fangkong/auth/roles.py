@@ -114,7 +114,9 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
         "Put a person in a category (close contact, arrival, …) so that the profile decides their measures",
     ),
     "nat.read": (
-        frozenset({"commander", "epidemiologist", "tracer", "community_worker", "sampler", "lab_staff", "admin"}),
+        frozenset(
+            {"commander", "epidemiologist", "tracer", "community_worker", "sampler", "lab_staff", "admin"}
+        ),
         "See sampling sites, labs, rounds, tubes and results of your area (persons masked)",
     ),
     "nat.manage": (

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import importlib
 
-HANDLER_MODULES: tuple[str, ...] = ("fangkong.case.handlers", "fangkong.contact.upgrade", "fangkong.nat.flows")
+HANDLER_MODULES: tuple[str, ...] = (
+    "fangkong.case.handlers",
+    "fangkong.contact.upgrade",
+    "fangkong.nat.flows",
+)
 
 
 def load_handlers() -> None:
