@@ -517,3 +517,37 @@ def test_rounds_repeat_until_the_stop_rule(factory: Any, world: dict[str, Any]) 
         assert all_rounds[1].start_at - all_rounds[0].start_at == dt.timedelta(days=1)
         assert all_rounds[3].start_at - all_rounds[2].start_at == dt.timedelta(days=3)
         assert "收尾轮" in all_rounds[3].name
+
+
+def test_round_balances_sites_by_capacity(factory: Any, world: dict[str, Any]) -> None:
+    with factory.begin() as s:
+        small = s.get(sites.SamplingSite, world["site"])
+        small.capacity_per_hour = 2  # 4 swabs in a 2-hour round
+        other = sites.create_site(
+            session=s,
+            actor=HQ,
+            data=sites.SiteCreate(
+                code="S-DF-02",
+                name="东风",
+                area_code="510104020002",
+                lon=104.10,
+                lat=30.66,
+                capacity_per_hour=100,
+            ),
+        ).id
+        r = rounds.create(
+            session=s,
+            actor=HQ,
+            data=rounds.RoundCreate(
+                name="小轮", area_code="510104", start_at=NOW, deadline_at=NOW + dt.timedelta(hours=2)
+            ),
+        )
+        assert r.assignment == {"moved": 8, "over_capacity": 0}
+        by_site: dict[int | None, list[int]] = {}
+        for m in s.scalars(select(rounds.RoundMember).where(rounds.RoundMember.round_id == r.id)):
+            by_site.setdefault(m.site_id, []).append(m.person_id)
+    assert len(by_site[world["site"]]) == 4 and len(by_site[other]) == 8
+    # the ones kept at the small site are the nearest to it (site at lon 104.085; person n at
+    # 104.080 + n/1000): n = 4, 5, 6 and one of the two 0.002° away (n = 3 or 7)
+    kept = {world["persons"].index(p) for p in by_site[world["site"]]}
+    assert {4, 5, 6} < kept and kept - {4, 5, 6} <= {3, 7}

@@ -77,6 +77,8 @@ class TestingRound(Base):
     final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # the closing round
     profile_id: Mapped[str | None] = mapped_column(String(64))
     expected: Mapped[int] = mapped_column(Integer, default=0)
+    # How the sites were assigned: residents moved off full sites, residents beyond capacity.
+    assignment: Mapped[dict[str, Any]] = mapped_column(default=dict)
     announcement_zh: Mapped[str | None] = mapped_column(Text)
     announcement_en: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(64))

@@ -166,7 +166,7 @@ def _snapshot(session: Session, r: TestingRound, pooling: Pooling, now: dt.datet
         measured = _persons_in_categories(session, None)
         rows = [row for row in rows if row[0] in measured]
     single = _single_tube_persons(session, pooling.single_tube_for, keyed)
-    site_of, distance = _nearest_sites(session, r.area_code, rows)
+    site_of, distance = _nearest_sites(session, r, rows)
     values: list[dict[str, Any]] = []
     for n, (pid, area_code, _lon, _lat) in enumerate(rows):
         values.append(
@@ -223,17 +223,18 @@ def _single_tube_persons(session: Session, groups: list[str], keyed: set[int]) -
 
 
 def _nearest_sites(
-    session: Session, area_code: str, rows: list[Any]
+    session: Session, r: TestingRound, rows: list[Any]
 ) -> tuple[list[int | None], list[float | None]]:
-    """Each person's nearest open site of the round's area (straight-line metres in the UTM zone
-    of the city), or None when either has no position."""
-    from fangkong.analysis.coverage import Residents, Sites, measure_coverage
+    """Each person's site: the nearest open site of the round's area, balanced by capacity
+    (`fangkong.analysis.assignment`: a full site's farthest residents go to the nearest site
+    with room within 3 km). None when either has no position."""
+    from fangkong.analysis.assignment import assign
     from fangkong.config import get_settings
     from fangkong.tracing.projection import zone_of
 
-    scope = Actor(user_id=None, username="nat", roles=frozenset(), area_code=area_code)
+    scope = Actor(user_id=None, username="nat", roles=frozenset(), area_code=r.area_code)
     sites = session.execute(
-        select(SamplingSite.id, SamplingSite.lon, SamplingSite.lat).where(
+        select(SamplingSite.id, SamplingSite.lon, SamplingSite.lat, SamplingSite.capacity_per_hour).where(
             jurisdiction_filter(scope, SamplingSite.area_code),
             SamplingSite.status == "open",
             SamplingSite.lon.is_not(None),
@@ -247,26 +248,25 @@ def _nearest_sites(
     if not placed:
         return none, list(none)
     settings = get_settings()
-    cov = measure_coverage(
-        Residents(
-            lon=np.array([rows[n][2] for n in placed], dtype=np.float64),
-            lat=np.array([rows[n][3] for n in placed], dtype=np.float64),
-        ),
-        Sites(
-            lon=np.array([s[1] for s in sites], dtype=np.float64),
-            lat=np.array([s[2] for s in sites], dtype=np.float64),
-            id=[str(s[0]) for s in sites],
-        ),
+    hours = max((r.deadline_at - r.start_at).total_seconds() / 3600, 0.25)
+    result = assign(
+        np.array([rows[n][2] for n in placed], dtype=np.float64),
+        np.array([rows[n][3] for n in placed], dtype=np.float64),
+        np.array([s[1] for s in sites], dtype=np.float64),
+        np.array([s[2] for s in sites], dtype=np.float64),
+        np.array([float(s[3] or 0) for s in sites], dtype=np.float64),
+        hours,
         zone=zone_of(settings.city_lon),
         south=settings.city_lat < 0,
     )
     site_of: list[int | None] = list(none)
     distance: list[float | None] = list(none)
     for k, n in enumerate(placed):
-        idx = int(cov.nearest_site[k])
+        idx = int(result.site[k])
         if idx >= 0:
             site_of[n] = int(sites[idx][0])
-            distance[n] = round(float(cov.nearest_distance_m[k]), 1)
+            distance[n] = round(float(result.distance_m[k]), 1)
+    r.assignment = {"moved": result.moved, "over_capacity": result.overloaded}
     return site_of, distance
 
 

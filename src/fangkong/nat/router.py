@@ -72,6 +72,7 @@ class RoundOut(BaseModel):
     series_id: int | None
     seq: int
     final: bool
+    assignment: dict[str, Any]
     profile_id: str | None
     expected: int
     announcement_zh: str | None

@@ -48,6 +48,11 @@ def upgrade() -> None:
         sa.Column("series_id", sa.Integer(), nullable=True),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("final", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column(
+            "assignment",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("profile_id", sa.String(length=64), nullable=True),
         sa.Column("expected", sa.Integer(), nullable=False),
         sa.Column("announcement_zh", sa.Text(), nullable=True),
