@@ -26,7 +26,9 @@ def test_nearest_when_there_is_room_and_farthest_move_first() -> None:
     tight = assign(rl, ra, sl, sa, np.array([4.0, 100.0]), 1.0, zone=ZONE)  # A takes 4 in the hour
     assert tight.site.tolist() == [0, 0, 0, 0, 1, 1] and tight.moved == 2  # the two farthest move
     assert tight.load.tolist() == [4, 2] and tight.overloaded == 0
-    assert tight.distance_m[5] == pytest.approx(600, abs=1) and tight.distance_m[4] == pytest.approx(700, abs=1)
+    assert tight.distance_m[5] == pytest.approx(600, abs=1) and tight.distance_m[4] == pytest.approx(
+        700, abs=1
+    )
 
 
 def test_no_move_beyond_reach_and_unknown_capacity_is_unlimited() -> None:

@@ -63,6 +63,9 @@ def demo(
     reset: bool = typer.Option(False, help="delete the demo database and build it again"),
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve when built"),
     outbreak: bool = typer.Option(True, "--outbreak/--no-outbreak", help="seed cases, chains and contacts"),
+    testing: bool = typer.Option(
+        True, "--testing/--no-testing", help="seed sites, a lab and a testing round"
+    ),
     host: str | None = typer.Option(None),
     port: int | None = typer.Option(None),
 ) -> None:
@@ -127,6 +130,14 @@ def demo(
             typer.echo(
                 f"  outbreak: {seeded.cases} cases, {seeded.links} transmission links, "
                 f"{seeded.listed} contacts listed, {seeded.confirmed} confirmed"
+            )
+        if testing:
+            from fangkong.demo import testing as demo_testing
+
+            t = demo_testing.seed(factory, day=end - dt.timedelta(days=1))
+            typer.echo(
+                f"  testing: {t.sites} sampling sites, a round of {t.expected:,} expected, {t.swabs:,} swabs "
+                f"in {t.tubes:,} tubes, {t.reported:,} reported, {t.positive_pools} positive pool(s)"
             )
         typer.echo(
             f"demo city built in {time.perf_counter() - started:.1f} s: {stats.persons:,} persons in "

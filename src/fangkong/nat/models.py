@@ -63,6 +63,7 @@ class TestingRound(Base):
     Rounds of one series repeat on the profile's cadence until its stop rule is met."""
 
     __tablename__ = "nat_round"
+    __test__ = False  # not a pytest test class, whatever its name
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
