@@ -59,6 +59,9 @@ def create_app(
         from fangkong.events.service import InProcessWorker
 
         load_handlers()
+        import gc
+
+        gc.freeze()  # what start-up built is never garbage: keep it out of the collector's scans
         w = InProcessWorker(factory) if run_worker else None
         if w is not None:
             w.start()
