@@ -22,6 +22,7 @@ from fangkong.events.models import DomainEvent
 from fangkong.events.service import handler
 from fangkong.nat.models import Sample, SamplingSite, Tube
 from fangkong.person.models import Person
+from fangkong.policy.loader import LoadedProfile
 
 WORKER = system_actor("nat")
 POOL_CATEGORY = "positive_pool_member"
@@ -76,6 +77,10 @@ def positive_pool(session: Session, tube: Tube) -> int:
         )
     )
     new = [pid for pid in people if pid not in done and people[pid].status == "active"]
+    try:
+        loaded = profiles.active(session, measures.local_day(clock))
+    except PolicyError:
+        loaded = None
     if new:
         session.add_all(
             PersonCategory(
@@ -88,11 +93,8 @@ def positive_pool(session: Session, tube: Tube) -> int:
             for pid in new
         )
         session.flush()
-        try:
-            loaded = profiles.active(session, measures.local_day(clock))
+        if loaded is not None:  # else the category stands; activating a profile plans the measures
             measures.replan(session, WORKER, new, loaded, dt.datetime.now(dt.UTC))
-        except PolicyError:
-            pass  # no profile in force: the category stands; activating one plans the measures
         for pid in new:
             events.emit(session, "measure.assigned", "person", pid, {"category": POOL_CATEGORY}, actor=WORKER)
         audit.record(
@@ -104,7 +106,7 @@ def positive_pool(session: Session, tube: Tube) -> int:
             after={"barcode": tube.barcode, "persons": new, "category": POOL_CATEGORY},
             area_code=None,
         )
-    due = at + _retest_within(session, at)
+    due = at + _retest_within(loaded)
     site = session.get(SamplingSite, tube.site_id)
     specs = []
     for sample in samples:
@@ -128,16 +130,9 @@ def positive_pool(session: Session, tube: Tube) -> int:
     return len(new)
 
 
-def _retest_within(session: Session, at: dt.datetime) -> dt.timedelta:
+def _retest_within(loaded: LoadedProfile | None) -> dt.timedelta:
     """The profile's positive-onward deadline (12 h in cn-9th), else 12 hours."""
-    from fangkong.errors import PolicyError
-    from fangkong.measure.service import local_day
-    from fangkong.policy_profile import service as profiles
-
-    try:
-        testing = profiles.active(session, local_day(at)).profile.testing
-    except PolicyError:
-        testing = None
+    testing = loaded.profile.testing if loaded is not None else None
     if testing is not None and "positive_onward" in testing.result_deadlines:
         return dt.timedelta(seconds=testing.result_deadlines["positive_onward"].seconds)
     return dt.timedelta(hours=12)
