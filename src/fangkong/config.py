@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     web_session_hours: int = 12
     # Run domain-event handlers in a thread inside the web server (demo / small installs).
     inprocess_worker: bool = True
+    # Swab registration waits this long after a swab for others to share its commit (group
+    # commit); longer batches cost fewer statements per swab, at that much latency.
+    intake_linger_ms: float = Field(default=4.0, ge=0, le=200)
     # FastAPI's native OpenTelemetry traces/metrics/logs through the global providers.
     opentelemetry: bool = False
     movement_dir: Path | None = None

@@ -43,9 +43,9 @@ def test_demo_testing_round(engine: Any, factory: Any, tmp_path: Path) -> None:
         assert positive == 2
         if positive:
             members = s.scalar(
-                select(func.count()).select_from(PersonCategory).where(
-                    PersonCategory.category == "positive_pool_member"
-                )
+                select(func.count())
+                .select_from(PersonCategory)
+                .where(PersonCategory.category == "positive_pool_member")
             )
             retests = s.scalar(select(func.count()).select_from(Task).where(Task.kind == "retest"))
             assert members > 0 and retests >= members

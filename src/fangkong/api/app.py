@@ -92,7 +92,8 @@ def create_app(
     app.state.session_factory = factory
     from fangkong.api.intake import Intake
 
-    app.state.intake = Intake(factory)  # swab registration: group commit (started on first use)
+    # swab registration: group commit (its writer thread starts on first use)
+    app.state.intake = Intake(factory, linger_s=settings.intake_linger_ms / 1000)
     from fangkong.auth.service import RateLimiter
 
     app.state.login_limiter = RateLimiter()
