@@ -45,10 +45,11 @@ def seed(factory: sessionmaker[Session], *, day: dt.date, seed: int = 20221101) 
     with factory.begin() as s:
         sampler = s.scalar(select(User).where(User.username == "sampler"))
         district = (sampler.area_code if sampler else None) or "510104"
+        community_of = func.substr(Person.area_code, 1, 12).label("community")
         per_community = s.execute(
-            select(func.substr(Person.area_code, 1, 12), func.avg(Person.lon), func.avg(Person.lat))
+            select(community_of, func.avg(Person.lon), func.avg(Person.lat))
             .where(Person.area_code.startswith(district), Person.lon.is_not(None))
-            .group_by(func.substr(Person.area_code, 1, 12))
+            .group_by(community_of)  # by the label: PostgreSQL sees two substr() with bound arguments
         ).all()
         names = dict(
             s.execute(
