@@ -18,7 +18,7 @@ import string
 import tempfile
 import time
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -39,6 +39,8 @@ from fangkong.tracing.ports import (
     Source,
     VehicleParams,
     VenueParams,
+    check_companion_params,
+    companion_schema,
 )
 from fangkong.tracing.projection import cell_sql
 from fangkong.tracing.sources import Clock, Opened, literal
@@ -275,7 +277,7 @@ class DuckDBEngine:
 
     def companions(self, stays: Source, cases: list[CaseAnchor], params: CompanionParams) -> pa.Table:
         """See `TracingEngine.companions`; the method is in docs/tracing.md."""
-        _check_companion_params(params)
+        check_companion_params(params)
         window = int(round(params.window_days * DAY))
         with self._connect() as con:
             opened = self._open_stays(con, stays)
@@ -550,33 +552,3 @@ class DuckDBEngine:
             return self._finish(
                 self._fetch(con, "trajectory", _sql("contacts", "trajectory_result", **values)), schema
             )
-
-
-def companion_schema(kind: str) -> pa.Schema:
-    ids = _as_id_type(kind)
-    return pa.schema(
-        [
-            ("case_person_id", ids),
-            ("person_id", ids),
-            ("co_presence_minutes", pa.float64()),
-            ("cells", pa.int64()),
-            ("first_seen", TS),
-            ("last_seen", TS),
-        ]
-    )
-
-
-def _check_companion_params(params: CompanionParams) -> None:
-    problems: list[ErrorDetail] = []
-    checks: Mapping[str, tuple[float, bool]] = {
-        "cell_size_m": (params.grid.cell_size_m, params.grid.cell_size_m > 0),
-        "utm_zone": (params.grid.utm_zone, 1 <= params.grid.utm_zone <= 60),
-        "min_overlap_min": (params.min_overlap_min, params.min_overlap_min >= 0),
-        "window_days": (params.window_days, params.window_days > 0),
-        "min_dwell_h": (params.min_dwell_h, params.min_dwell_h >= 0),
-    }
-    for name, (value, ok) in checks.items():
-        if not ok or not math.isfinite(value):
-            problems.append(ErrorDetail(name, "out of range", value))
-    if problems:
-        raise Invalid("invalid companion parameters", problems)

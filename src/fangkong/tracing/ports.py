@@ -15,11 +15,14 @@ Column conventions of the inputs (see docs/tracing.md):
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Union
 
 import pyarrow as pa
+
+from fangkong.errors import ErrorDetail, Invalid
 
 Source = Union[str, Path, pa.Table]
 PersonId = Union[int, str]
@@ -127,6 +130,46 @@ class TracingEngine(Protocol):
         """The person's stays clipped to [start, end]: `start, end, lon, lat, cell_id, minutes`,
         in time order."""
         ...
+
+
+TS = pa.timestamp("us", tz="UTC")
+
+
+def id_type(kind: str) -> pa.DataType:
+    """The Arrow type of person ids: `int` → int64, anything else → string."""
+    return pa.int64() if kind == "int" else pa.string()
+
+
+def companion_schema(kind: str) -> pa.Schema:
+    """The columns every engine's `companions` returns (person ids of `kind`)."""
+    ids = id_type(kind)
+    return pa.schema(
+        [
+            ("case_person_id", ids),
+            ("person_id", ids),
+            ("co_presence_minutes", pa.float64()),
+            ("cells", pa.int64()),
+            ("first_seen", TS),
+            ("last_seen", TS),
+        ]
+    )
+
+
+def check_companion_params(params: CompanionParams) -> None:
+    """Refuse parameters no engine can honour, naming each one."""
+    problems: list[ErrorDetail] = []
+    checks: dict[str, tuple[float, bool]] = {
+        "cell_size_m": (params.grid.cell_size_m, params.grid.cell_size_m > 0),
+        "utm_zone": (params.grid.utm_zone, 1 <= params.grid.utm_zone <= 60),
+        "min_overlap_min": (params.min_overlap_min, params.min_overlap_min >= 0),
+        "window_days": (params.window_days, params.window_days > 0),
+        "min_dwell_h": (params.min_dwell_h, params.min_dwell_h >= 0),
+    }
+    for name, (value, ok) in checks.items():
+        if not ok or not math.isfinite(value):
+            problems.append(ErrorDetail(name, "out of range", value))
+    if problems:
+        raise Invalid("invalid companion parameters", problems)
 
 
 def engine(name: str = "duckdb", **options: object) -> TracingEngine:

@@ -7,9 +7,7 @@ docs/tracing.md.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -17,17 +15,20 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fangkong.errors import ErrorDetail, Invalid
-from fangkong.tracing.ports import CaseAnchor, CompanionParams, Source
+from fangkong.tracing.ports import (
+    CaseAnchor,
+    CompanionParams,
+    Source,
+    check_companion_params,
+    companion_schema,
+)
 from fangkong.tracing.spark.cases import case_rows, cases_frame
 from fangkong.tracing.spark.helpers import (
     DAY,
     HOUR,
     MINUTE,
-    TS,
     ceil_us,
     finish,
-    id_type,
     merge_intervals,
     union_length,
 )
@@ -35,36 +36,6 @@ from fangkong.tracing.spark.inputs import cell_expr, id_kind, open_stays, raw_pr
 
 if TYPE_CHECKING:
     from fangkong.tracing.spark.engine import SparkEngine
-
-
-def companion_schema(kind: str) -> pa.Schema:
-    ids = id_type(kind)
-    return pa.schema(
-        [
-            ("case_person_id", ids),
-            ("person_id", ids),
-            ("co_presence_minutes", pa.float64()),
-            ("cells", pa.int64()),
-            ("first_seen", TS),
-            ("last_seen", TS),
-        ]
-    )
-
-
-def check_companion_params(params: CompanionParams) -> None:
-    problems: list[ErrorDetail] = []
-    checks: Mapping[str, tuple[float, bool]] = {
-        "cell_size_m": (params.grid.cell_size_m, params.grid.cell_size_m > 0),
-        "utm_zone": (params.grid.utm_zone, 1 <= params.grid.utm_zone <= 60),
-        "min_overlap_min": (params.min_overlap_min, params.min_overlap_min >= 0),
-        "window_days": (params.window_days, params.window_days > 0),
-        "min_dwell_h": (params.min_dwell_h, params.min_dwell_h >= 0),
-    }
-    for name, (value, ok) in checks.items():
-        if not ok or not math.isfinite(value):
-            problems.append(ErrorDetail(name, "out of range", value))
-    if problems:
-        raise Invalid("invalid companion parameters", problems)
 
 
 def find_companions(
