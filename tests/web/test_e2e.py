@@ -93,3 +93,58 @@ def test_login_search_and_masked_id(
     page.click("#lang-switch")
     page.wait_for_selector("text=Persons")
     page.screenshot(path=str(tmp_path / "persons.png"), full_page=True)
+
+
+def test_sampler_scans_swabs_with_the_keyboard(
+    live_server: str, browser: Any, client: Any, areas: Any, users: Any
+) -> None:
+    """A sampler at their site opens a tube and scans codes the way a barcode scanner types:
+    the text and Enter, twice; the second person is refused the same tube."""
+    from fangkong.person import code as person_code
+
+    users.create("cmd", "commander", area="5101")
+    users.create("smp", "sampler", area="510104")
+    users.create("epi", "epidemiologist", area="5101")
+    h = {u: login(client, u) for u in ("cmd", "smp", "epi")}
+    client.post(
+        "/api/v1/policy/activations",
+        headers=h["cmd"],
+        json={"profile_id": "cn-9th", "effective_from": "2022-06-28"},
+    )
+    pids = [
+        client.post("/api/v1/persons", headers=h["epi"], json=person_payload(seq=i)).json()["person"]["id"]
+        for i in (1, 2)
+    ]
+    site = client.post(
+        "/api/v1/nat/sites",
+        headers=h["cmd"],
+        json={"code": "S1", "name": "和平采样点", "area_code": "510104020001"},
+    ).json()["id"]
+    page = browser.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "smp")
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.goto(f"{live_server}/nat/sample?site_id={site}")
+    assert page.inner_text("#site-name") == "和平采样点"
+    page.fill("#tube-barcode", "T-E2E-0001")
+    page.click("#tube-open")
+    page.wait_for_selector("#scan-person")
+    assert page.input_value("#scan-tube") == "T-E2E-0001"
+    # the cursor is in the scan field: type like a scanner (the code, then Enter)
+    assert page.evaluate("document.activeElement.id") == "scan-person"
+    page.keyboard.type(person_code.make(pids[0]))
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#answer-count")
+    assert page.inner_text("#answer-count") == "1/10"
+    assert page.evaluate("document.activeElement.id") == "scan-person"
+    page.keyboard.type(person_code.make(pids[1]))
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#answer-count")
+    assert page.inner_text("#answer-count") == "2/10"
+    page.keyboard.type(person_code.make(pids[1]))  # the same person again: refused
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#error")
+    assert "T-E2E-0001" in page.inner_text("#error")
+    tubes = client.get("/api/v1/nat/tubes/T-E2E-0001", headers=h["cmd"]).json()
+    assert tubes["members"] == 2 and tubes["status"] == "open"
