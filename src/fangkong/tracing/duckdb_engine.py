@@ -41,6 +41,7 @@ from fangkong.tracing.ports import (
     VenueParams,
     check_companion_params,
     companion_schema,
+    secondary_schema,
 )
 from fangkong.tracing.projection import cell_sql
 from fangkong.tracing.sources import Clock, Opened, literal
@@ -469,14 +470,7 @@ class DuckDBEngine:
                 if kinds
                 else ("str" if any(isinstance(x.person_id, str) for x in exposures) else "int")
             )
-            schema = pa.schema(
-                [
-                    ("contact_person_id", _as_id_type(kind)),
-                    ("person_id", _as_id_type(kind)),
-                    ("setting", pa.string()),
-                    ("since", TS),
-                ]
-            )
+            schema = secondary_schema(kind)
             latest: dict[Any, int] = {}
             for x in exposures:
                 for pid in sources.id_values([x.person_id], kind):

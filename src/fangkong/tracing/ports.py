@@ -155,6 +155,14 @@ def companion_schema(kind: str) -> pa.Schema:
     )
 
 
+def secondary_schema(kind: str) -> pa.Schema:
+    """The columns every engine's `secondary_contacts` returns."""
+    ids = id_type(kind)
+    return pa.schema(
+        [("contact_person_id", ids), ("person_id", ids), ("setting", pa.string()), ("since", TS)]
+    )
+
+
 def check_companion_params(params: CompanionParams) -> None:
     """Refuse parameters no engine can honour, naming each one."""
     problems: list[ErrorDetail] = []

@@ -106,8 +106,10 @@ class Opened:
 # ---------------------------------------------------------------- opening
 
 
-def _files(path: str) -> tuple[list[str], str]:
-    """The files a path names and their format (parquet | csv)."""
+def list_files(path: str) -> tuple[list[str], str]:
+    """The files a local path names and their format (parquet | csv): a file, a folder (its
+    Parquet and CSV files, hidden and `_` entries skipped) or a glob; one format only.
+    Both engines read local paths by these rules."""
     if any(ch in path for ch in "*?["):
         files = sorted(f for f in globmod.glob(path, recursive=True) if Path(f).is_file())
         if not files:
@@ -117,7 +119,7 @@ def _files(path: str) -> tuple[list[str], str]:
             str(p)
             for p in sorted(Path(path).rglob("*"))
             if p.is_file()
-            and _fmt(p.name)
+            and file_format(p.name)
             and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
         ]
         if not files:
@@ -129,13 +131,14 @@ def _files(path: str) -> tuple[list[str], str]:
         files = [path]
     else:
         raise Invalid(f"{path}: file not found", [ErrorDetail("file", "file not found", path)])
-    formats = {_fmt(f) or _sniff(f) for f in files}
+    formats = {file_format(f) or _sniff(f) for f in files}
     if len(formats) > 1:
         raise Invalid(f"{path}: mixes Parquet and CSV files", [ErrorDetail("file", "mixed formats", path)])
     return files, formats.pop()
 
 
-def _fmt(name: str) -> str | None:
+def file_format(name: str) -> str | None:
+    """parquet or csv by the file name's ending, else None."""
     lower = name.lower()
     if lower.endswith(PARQUET):
         return "parquet"
@@ -177,7 +180,7 @@ def open_source(con: duckdb.DuckDBPyConnection, source: SourceLike, *, label: st
         con.register(raw, source)
         return _view(con, name, raw, f"{label} (Arrow table)")
     path = str(source)
-    files, fmt = _files(path)
+    files, fmt = list_files(path)
     label = path
     if fmt == "parquet":
         glob_like = path if (any(ch in path for ch in "*?[") and len(files) > 1) else None

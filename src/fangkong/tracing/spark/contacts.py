@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fangkong.errors import ErrorDetail, Invalid
-from fangkong.tracing.ports import CaseAnchor, Exposure, Source, VehicleParams, VenueParams
+from fangkong.tracing.ports import CaseAnchor, Exposure, Source, VehicleParams, VenueParams, secondary_schema
 from fangkong.tracing.sources import id_values
 from fangkong.tracing.spark.cases import case_rows, cases_frame
 from fangkong.tracing.spark.helpers import (
@@ -315,14 +315,7 @@ def find_secondary_contacts(engine: SparkEngine, edges: Source, exposures: list[
             if kinds
             else ("str" if any(isinstance(x.person_id, str) for x in exposures) else "int")
         )
-        schema = pa.schema(
-            [
-                ("contact_person_id", id_type(kind)),
-                ("person_id", id_type(kind)),
-                ("setting", pa.string()),
-                ("since", TS),
-            ]
-        )
+        schema = secondary_schema(kind)
         latest: dict[Any, int] = {}
         for x in exposures:
             for pid in id_values([x.person_id], kind):

@@ -11,7 +11,6 @@ a value needs it (it may come from the settings on first use).
 from __future__ import annotations
 
 import datetime as dt
-import glob as globmod
 import gzip
 import re
 from collections.abc import Callable, Sequence
@@ -30,14 +29,12 @@ from pyspark.sql import types as T
 from fangkong.errors import ErrorDetail, Invalid
 from fangkong.tracing.ports import Grid, PersonId, Source
 from fangkong.tracing.projection import cell_sql
-from fangkong.tracing.sources import fixed_offset_us
+from fangkong.tracing.sources import file_format, fixed_offset_us, list_files
 from fangkong.tracing.spark.helpers import INTEGER_TYPES, TS, first_line, from_epoch_us, lit, q
 
 if TYPE_CHECKING:
     from fangkong.tracing.spark.engine import SparkEngine
 
-PARQUET = (".parquet", ".pq")
-CSV = (".csv", ".csv.gz", ".tsv", ".txt")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Text times, as DuckDB's TIMESTAMPTZ cast reads them: a date, optionally a clock time (24:00 is
 # the next midnight), optionally a zone right after it (Z, ±hh, ±hhmm, ±hh:mm) or a zone name
@@ -125,49 +122,6 @@ def _normalise_names(label: str, names: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _fmt(name: str) -> str | None:
-    lower = name.lower()
-    if lower.endswith(PARQUET):
-        return "parquet"
-    if lower.endswith(CSV):
-        return "csv"
-    return None
-
-
-def _sniff(path: str) -> str:
-    with open(path, "rb") as fh:
-        return "parquet" if fh.read(4) == b"PAR1" else "csv"
-
-
-def _local_files(path: str) -> tuple[list[str], str]:
-    """The files a local path names and their format (parquet | csv) — the DuckDB rules."""
-    if any(ch in path for ch in "*?["):
-        files = sorted(f for f in globmod.glob(path, recursive=True) if Path(f).is_file())
-        if not files:
-            raise Invalid(f"{path}: no files match", [ErrorDetail("file", "no files match", path)])
-    elif Path(path).is_dir():
-        files = [
-            str(p)
-            for p in sorted(Path(path).rglob("*"))
-            if p.is_file()
-            and _fmt(p.name)
-            and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-        ]
-        if not files:
-            raise Invalid(
-                f"{path}: no Parquet or CSV files in this folder",
-                [ErrorDetail("file", "no Parquet or CSV files", path)],
-            )
-    elif Path(path).is_file():
-        files = [path]
-    else:
-        raise Invalid(f"{path}: file not found", [ErrorDetail("file", "file not found", path)])
-    formats = {_fmt(f) or _sniff(f) for f in files}
-    if len(formats) > 1:
-        raise Invalid(f"{path}: mixes Parquet and CSV files", [ErrorDetail("file", "mixed formats", path)])
-    return files, formats.pop()
-
-
 def _header_line(path: str) -> str:
     opener: Any = gzip.open if path.lower().endswith(".gz") else open
     with opener(path, "rb") as fh:
@@ -189,10 +143,10 @@ def open_input(engine: SparkEngine, spark: SparkSession, source: Source, label: 
         return _from_arrow(engine, spark, source, f"{label} (Arrow table)")
     path = str(source)
     if _URL.match(path):
-        fmt = "csv" if _fmt(path.rstrip("/")) == "csv" else "parquet"
+        fmt = "csv" if file_format(path.rstrip("/")) == "csv" else "parquet"
         files = [path]
     else:
-        files, fmt = _local_files(path)
+        files, fmt = list_files(path)
     try:
         if fmt == "parquet":
             if len(files) > 1 and not _URL.match(path):
