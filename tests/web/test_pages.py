@@ -108,6 +108,14 @@ def test_language_switch(client: Any, areas: Any, users: Any) -> None:
     assert "Persons" in page.text and '<html lang="en">' in page.text
     client.get("/lang?to=zh-CN&next=/")
     assert '<html lang="zh-CN">' in client.get("/").text
+    # the switch keeps the page's query (a chosen site, a search) and goes nowhere else
+    page = client.get("/persons?q=abc&page=2")
+    assert 'next=/persons%3Fq%3Dabc%26page%3D2"' in page.text
+    back = client.get("/lang?to=en&next=/persons%3Fq%3Dabc%26page%3D2", follow_redirects=False)
+    assert back.headers["location"] == "/persons?q=abc&page=2"
+    for bad in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        gone = client.get("/lang", params={"to": "en", "next": bad}, follow_redirects=False)
+        assert gone.headers["location"] == "/"
 
 
 def test_registry_pages(client: Any, areas: Any, users: Any) -> None:

@@ -37,7 +37,8 @@ def check_csrf(actor: Actor, token: str | None) -> None:
 
 
 def safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//"):
+    # a path on this site only: not "//host" nor "/\\host" (browsers read both as another host)
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/"
 
