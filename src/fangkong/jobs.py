@@ -49,6 +49,22 @@ def _testing_turnaround(session: Session) -> None:
         log.info("opened %s turnaround alert(s)", n)
 
 
+def _advance_series(session: Session) -> None:
+    """Auto-repeating testing rounds (连续多轮): close those past their deadline with every
+    result in, then plan each series' next round or stop it, by the profile's stop rule."""
+    from fangkong.auth.actor import system_actor
+    from fangkong.nat.series import advance_all
+
+    done = advance_all(session=session, actor=system_actor("worker"), now=dt.datetime.now(dt.UTC))
+    if done.closed or done.planned or done.stopped:
+        log.info(
+            "testing series: closed round(s) %s, planned %s, stopped series %s",
+            done.closed,
+            done.planned,
+            done.stopped,
+        )
+
+
 @dataclass
 class Job:
     name: str
@@ -60,6 +76,7 @@ JOBS: tuple[Job, ...] = (
     Job("policy.apply_due", 600, _apply_due_profiles),
     Job("tasks.supervise_overdue", 300, _supervise_overdue),
     Job("nat.turnaround", 300, _testing_turnaround),
+    Job("nat.series", 300, _advance_series),
 )
 
 

@@ -1,5 +1,5 @@
-"""`fangkong testing …`: pool-size advice, sampling sites and their coverage, labs, rounds
-(create, status, missing, close), result files."""
+"""`fangkong testing …`: pool-size advice, turnaround per stage, sampling sites and their
+coverage, labs, rounds (create, status, missing, next, repeat, auto-repeat, close), result files."""
 
 from __future__ import annotations
 
@@ -47,6 +47,41 @@ def pool_size(
         fmt,
         ["pool_size", "tests_per_person", "tests_per_pool", "pool_positive_probability", "efficiency"],
     )
+
+
+@testing_app.command("turnaround")
+def turnaround(
+    round_id: int | None = typer.Argument(None, help="the round (or give --site)"),
+    site: int | None = typer.Option(None, help="only this sampling site's tubes (site id)"),
+    since: str | None = typer.Option(
+        None, help="only tubes collected since, e.g. '2022-07-01 08:00' (local)"
+    ),
+    as_user: str | None = AsUser,
+    fmt: str = Format,
+) -> None:
+    """Turnaround per stage (采 → 送 → 检 → 报) of a round's or a site's tubes: done, waiting,
+    median and 90th-percentile minutes, over the profile's limits."""
+    import datetime as dt
+
+    from fangkong.errors import invalid
+    from fangkong.nat import turnaround as service
+
+    start = None
+    if since:
+        try:
+            start = dt.datetime.fromisoformat(since)
+        except ValueError:
+            raise invalid("since", "a date and time, e.g. 2022-07-01 08:00", since) from None
+    with unit_of_work() as session:
+        data = service.summary(
+            session=session, actor=actor_for(session, as_user), round_id=round_id, site_id=site, since=start
+        ).as_dict()
+    if fmt == "json":
+        output(data, fmt)
+        return
+    output({k: v for k, v in data.items() if k != "stages"}, fmt)
+    typer.echo("")
+    output(data["stages"], fmt, ["stage", "done", "waiting", "median_min", "p90_min", "limit", "over_limit"])
 
 
 @site_app.command("add")
@@ -196,6 +231,13 @@ def round_create(
     target: str = typer.Option("everyone", help="everyone, key_groups or under_measures"),
     pool_size: int | None = typer.Option(None, "--pool-size", help="default: the profile's"),
     series: int | None = typer.Option(None, help="the first round of the series this repeats"),
+    auto_repeat: bool | None = typer.Option(
+        None,
+        "--auto-repeat/--no-auto-repeat",
+        help="the worker closes the round once its results are in and plans the next by the "
+        "profile's stop rule [default: the series' setting, else on for target everyone]",
+        show_default=False,
+    ),
     as_user: str | None = AsUser,
     fmt: str = Format,
 ) -> None:
@@ -216,6 +258,7 @@ def round_create(
                 "deadline_at": deadline,
                 "pool_size": pool_size,
                 "series_id": series,
+                "auto_repeat": auto_repeat,
             }
         )
     except ValidationError as exc:
@@ -229,6 +272,7 @@ def round_create(
                 "expected": r.expected,
                 "pool_size": r.default_pool_size,
                 "seq": r.seq,
+                "auto_repeat": r.auto_repeat,
                 "announcement": r.announcement_zh,
             },
             fmt,
@@ -239,14 +283,22 @@ def round_create(
 def round_status(
     round_id: int, area: str | None = None, as_user: str | None = AsUser, fmt: str = Format
 ) -> None:
-    """Progress per community: expected, sampled, missing, pending, positive."""
-    from fangkong.nat import progress
+    """Progress per community: expected, sampled, missing, pending, positive; the round's place
+    in its series and whether it repeats automatically."""
+    from fangkong.nat import progress, rounds
 
     with unit_of_work() as session:
-        p = progress.progress(
-            session=session, actor=actor_for(session, as_user), round_id=round_id, area_code=area
-        )
+        actor = actor_for(session, as_user)
+        p = progress.progress(session=session, actor=actor, round_id=round_id, area_code=area)
+        r = rounds.get(session, actor, round_id)
+        series = {
+            "series_id": r.series_id or r.id,
+            "seq": r.seq,
+            "final": r.final,
+            "auto_repeat": r.auto_repeat,
+        }
         data = p.as_dict()
+        data = {k: data[k] for k in ("round_id", "name", "status")} | series | data
     if fmt == "json":
         output(data, fmt)
         return
@@ -310,6 +362,25 @@ def round_repeat(round_id: int, as_user: str | None = AsUser, fmt: str = Format)
     with unit_of_work() as session:
         r = series.repeat(session=session, actor=actor_for(session, as_user), round_id=round_id)
         output({"id": r.id, "name": r.name, "seq": r.seq, "final": r.final, "start_at": r.start_at}, fmt)
+
+
+@round_app.command("auto-repeat")
+def round_auto_repeat(
+    round_id: int,
+    state: str = typer.Argument(..., help="on or off"),
+    as_user: str | None = AsUser,
+) -> None:
+    """Switch automatic repetition on or off for the round's whole series."""
+    from fangkong.errors import invalid
+    from fangkong.nat import series
+
+    if state not in ("on", "off"):
+        raise invalid("state", "on or off", state)
+    with unit_of_work() as session:
+        r = series.set_auto_repeat(
+            session=session, actor=actor_for(session, as_user), round_id=round_id, auto_repeat=state == "on"
+        )
+        typer.echo(f"series of round {r.id}: automatic repetition {state}")
 
 
 @round_app.command("close")

@@ -76,6 +76,10 @@ class TestingRound(Base):
     series_id: Mapped[int | None] = mapped_column(ForeignKey("nat_round.id"))  # the first round
     seq: Mapped[int] = mapped_column(Integer, default=1)  # its number in the series
     final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # the closing round
+    # The worker closes the series' rounds once past their deadline with every result in, and
+    # plans the next one by the profile's stop rule (`nat.series.advance_all`); the same on
+    # every round of a series. Rounds from before this column existed: off.
+    auto_repeat: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     profile_id: Mapped[str | None] = mapped_column(String(64))
     expected: Mapped[int] = mapped_column(Integer, default=0)
     # How the sites were assigned: residents moved off full sites, residents beyond capacity.
@@ -85,6 +89,10 @@ class TestingRound(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column()
+
+    # One round per number in a series: a round is never planned twice, whoever plans it. (A
+    # unique index rather than a constraint: SQLite adds it without rebuilding the table.)
+    __table_args__ = (Index("uq_nat_round_series_id_seq", "series_id", "seq", unique=True),)
 
 
 class RoundMember(Base):

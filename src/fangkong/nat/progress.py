@@ -1,6 +1,6 @@
 """Round progress and coverage (应检尽检): per community, expected, sampled, missing, results
-pending and positive; late tubes against the profile's result deadlines; who is missing (masked
-per role), exportable to .xlsx for community workers; a resident's own records."""
+pending and positive; late tubes against the profile's result deadlines and stage limits; who is
+missing (masked per role), exportable to .xlsx for community workers; a resident's own records."""
 
 from __future__ import annotations
 
@@ -148,34 +148,12 @@ def progress(
 
 
 def late_tubes(session: Session, round_id: int | None, now: dt.datetime) -> int:
-    """Tubes without a result past the profile's deadline for their setting (counted from when
-    they were closed, or opened)."""
-    from fangkong.errors import PolicyError
-    from fangkong.measure.service import local_day
-    from fangkong.policy_profile import service as profiles
+    """Tubes without a result that are late (`fangkong.nat.turnaround`): past the profile's
+    deadline for their setting (counted from when they were closed, or opened), or over the
+    profile's limit for the stage they are in."""
+    from fangkong.nat.turnaround import count_late
 
-    try:
-        testing = profiles.active(session, local_day(now)).profile.testing
-    except PolicyError:
-        return 0
-    if testing is None:
-        return 0
-    late = 0
-    for setting, limit in testing.result_deadlines.items():
-        cutoff = now - dt.timedelta(seconds=limit.seconds)
-        stmt = (
-            select(func.count())
-            .select_from(Tube)
-            .where(
-                Tube.setting == setting,
-                Tube.status.in_(("closed", "shipped", "received")),
-                func.coalesce(Tube.closed_at, Tube.opened_at) < cutoff,
-            )
-        )
-        if round_id is not None:
-            stmt = stmt.where(Tube.round_id == round_id)
-        late += session.scalar(stmt) or 0
-    return late
+    return count_late(session, now, round_id=round_id)
 
 
 MISSING_HEADER = {

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangkong.area.models import Area
@@ -42,6 +43,11 @@ class RoundCreate(BaseModel):
     deadline_at: dt.datetime
     pool_size: int | None = Field(default=None, ge=1, le=20, description="default: the profile's")
     series_id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="the round this repeats")
+    auto_repeat: bool | None = Field(
+        default=None,
+        description="the worker closes the round once its results are in and plans the next by the "
+        "profile's stop rule; default: the series' setting, else on for `everyone` (全员核酸)",
+    )
 
 
 def pooling_rules(session: Session, now: dt.datetime) -> Pooling:
@@ -100,15 +106,21 @@ def create(
     if size not in pooling.allowed_sizes:
         raise invalid("pool_size", f"one of {pooling.allowed_sizes} (policy profile)", size)
     seq = 1
+    auto_repeat = data.target == "everyone" if data.auto_repeat is None else data.auto_repeat
     if data.series_id is not None:
         first = session.get(TestingRound, data.series_id)
         if first is None:
             raise invalid("series_id", "unknown round", data.series_id)
         series = first.series_id or first.id
-        seq = 1 + max(
-            (r.seq for r in session.scalars(select(TestingRound).where(TestingRound.series_id == series))),
-            default=first.seq,
-        )
+        last = session.scalars(
+            select(TestingRound)
+            .where((TestingRound.series_id == series) | (TestingRound.id == series))
+            .order_by(TestingRound.seq.desc())
+            .limit(1)
+        ).one()
+        seq = last.seq + 1
+        if data.auto_repeat is None:
+            auto_repeat = last.auto_repeat
     else:
         series = None
     r = TestingRound(
@@ -120,11 +132,19 @@ def create(
         default_pool_size=size,
         series_id=series,
         seq=seq,
+        auto_repeat=auto_repeat,
         profile_id=loaded.id,
         created_by=actor.username,
     )
-    session.add(r)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(r)
+            session.flush()
+    except IntegrityError:  # the unique (series_id, seq): planned meanwhile by someone else
+        raise Conflict(
+            f"round {seq} of series {series} was planned meanwhile",
+            [ErrorDetail("series_id", "round already planned", data.series_id)],
+        ) from None
     r.expected = _snapshot(session, r, pooling, now)
     r.announcement_zh, r.announcement_en = _announcement(r, area.name)
     session.flush()
@@ -134,7 +154,13 @@ def create(
         "nat.round_create",
         "nat_round",
         r.id,
-        after={"name": r.name, "area_code": r.area_code, "target": r.target, "expected": r.expected},
+        after={
+            "name": r.name,
+            "area_code": r.area_code,
+            "target": r.target,
+            "expected": r.expected,
+            "auto_repeat": r.auto_repeat,
+        },
         area_code=r.area_code,
     )
     events.emit(session, "nat.round_created", "nat_round", r.id, {"expected": r.expected}, actor=actor)

@@ -72,11 +72,18 @@ class RoundOut(BaseModel):
     series_id: int | None
     seq: int
     final: bool
+    auto_repeat: bool
     assignment: dict[str, Any]
     profile_id: str | None
     expected: int
     announcement_zh: str | None
     announcement_en: str | None
+
+
+class RoundUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auto_repeat: bool = Field(description="the worker closes and repeats the series' rounds (whole series)")
 
 
 class TubeOpen(BaseModel):
@@ -195,6 +202,16 @@ def get_round(round_id: RoundId, session: DbSession, actor: CurrentActor) -> Any
     return rounds.get(session, actor, round_id)
 
 
+@router.patch("/nat/rounds/{round_id}", response_model=RoundOut)
+def update_round(round_id: RoundId, body: RoundUpdate, session: DbSession, actor: CurrentActor) -> Any:
+    """Switch automatic repetition on or off for the round's whole series."""
+    from fangkong.nat import series
+
+    return series.set_auto_repeat(
+        session=session, actor=actor, round_id=round_id, auto_repeat=body.auto_repeat
+    )
+
+
 @router.post("/nat/rounds/{round_id}/close", response_model=RoundOut)
 def close_round(round_id: RoundId, session: DbSession, actor: CurrentActor) -> Any:
     return rounds.close(session=session, actor=actor, round_id=round_id)
@@ -252,6 +269,35 @@ def round_missing(
         )
     keys = ("person_id", "name", "phone", "address", "community", "site", "distance_m")
     return {"items": [dict(zip(keys, r, strict=True)) for r in rows[:10_000]], "total": len(rows)}
+
+
+@router.get("/nat/rounds/{round_id}/turnaround")
+def round_turnaround(
+    round_id: RoundId,
+    session: DbSession,
+    actor: CurrentActor,
+    site_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> dict[str, Any]:
+    """Turnaround per stage (采 → 送 → 检 → 报) of the round's tubes (of one site, if given):
+    tubes done and waiting, median and 90th percentile minutes, tubes over the profile's limits."""
+    from fangkong.nat import turnaround
+
+    return turnaround.summary(session=session, actor=actor, round_id=round_id, site_id=site_id).as_dict()
+
+
+@router.get("/nat/sites/{site_id}/turnaround")
+def site_turnaround(
+    site_id: SiteId,
+    session: DbSession,
+    actor: CurrentActor,
+    since: Annotated[
+        dt.datetime | None, Query(description="tubes collected since (no zone: local time)")
+    ] = None,
+) -> dict[str, Any]:
+    """Turnaround per stage of the site's tubes (collected since `since`, if given)."""
+    from fangkong.nat import turnaround
+
+    return turnaround.summary(session=session, actor=actor, site_id=site_id, since=since).as_dict()
 
 
 @router.post("/nat/tubes", response_model=TubeOut, status_code=201)

@@ -12,9 +12,17 @@ made and logged but not acted on) or `off` (no decisions).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from fangkong.policy.units import Distance, Duration
 
@@ -326,12 +334,59 @@ class Interpretation(Strict):
     genes: list[Gene] = Field(min_length=1)
 
 
+# A tube's stages before its result, by the time that starts each one: collected (closed, or
+# opened while still open, → shipped), shipped (→ received by the lab), received (→ reported).
+TUBE_STAGES: tuple[str, ...] = ("collected", "shipped", "received")
+
+
+class StageLimits(Strict):
+    """The longest time a tube may spend in each stage before its result (optional; the
+    national documents give only end-to-end result times, so no shipped profile sets it)."""
+
+    collected: Duration | None = Field(default=None, description="closed (or opened) → shipped")
+    shipped: Duration | None = Field(default=None, description="shipped → received by the lab")
+    received: Duration | None = Field(default=None, description="received → result reported")
+
+    @field_validator("collected", "shipped", "received")
+    @classmethod
+    def _positive(cls, value: Duration | None) -> Duration | None:
+        if value is not None and value.seconds <= 0:
+            raise ValueError(f"a stage limit must be longer than zero; got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _some(self) -> StageLimits:
+        if all(getattr(self, stage) is None for stage in TUBE_STAGES):
+            raise ValueError("give a limit for at least one stage (collected, shipped, received)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    def given(self) -> list[tuple[str, Duration]]:
+        """(stage, limit) for the stages that have one, in stage order."""
+        return [(s, d) for s in TUBE_STAGES if (d := getattr(self, s)) is not None]
+
+
 class Testing(Strict):
     mode: Mode = "enforce"
     pooling: Pooling
     result_deadlines: dict[str, Duration] = Field(min_length=1)
+    stage_limits: StageLimits | None = Field(
+        default=None, description="per-stage limits of a tube's turnaround, besides result_deadlines"
+    )
     mass_testing: MassTesting | None = None
     interpretation: Interpretation
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Left out when absent, so the canonical form (and the checksum) of every profile
+        # written before stage_limits existed stays the same.
+        data: dict[str, Any] = handler(self)
+        if self.stage_limits is None:
+            data.pop("stage_limits", None)
+        return data
 
 
 class Investigation(Strict):

@@ -179,6 +179,25 @@ def round_close(request: Request, session: DbSession, round_id: int, csrf_token:
     return RedirectResponse(f"/nat/rounds/{round_id}", status_code=303)
 
 
+@router.post("/nat/rounds/{round_id}/auto-repeat")
+def round_auto_repeat(
+    request: Request,
+    session: DbSession,
+    round_id: int,
+    csrf_token: Csrf = "",
+    auto_repeat: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """Switch automatic repetition on or off for the round's series."""
+    from fangkong.nat import series
+
+    actor = web_actor(request, session)
+    check_csrf(actor, csrf_token)
+    if auto_repeat not in ("on", "off"):
+        raise invalid("auto_repeat", "on or off", auto_repeat)
+    series.set_auto_repeat(session=session, actor=actor, round_id=round_id, auto_repeat=auto_repeat == "on")
+    return RedirectResponse(f"/nat/rounds/{round_id}", status_code=303)
+
+
 # ---------------------------------------------------------------- sampling (采样登记)
 
 
@@ -480,7 +499,13 @@ def site_status(
     site_id: int,
     csrf_token: Csrf = "",
     status: Annotated[str, Form(max_length=8)] = "",
+    area_code: Annotated[str, Form(max_length=32)] = "",
+    radius: Annotated[str, Form(max_length=20)] = "",
+    suggest: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
+    """Open or close a site; back to the list, with the coverage that was shown recomputed."""
+    from urllib.parse import urlencode
+
     actor = web_actor(request, session)
     check_csrf(actor, csrf_token)
     if status not in ("open", "closed"):
@@ -488,7 +513,29 @@ def site_status(
     sites.set_site_status(
         session=session, actor=actor, site_id=site_id, status="open" if status == "open" else "closed"
     )
-    return RedirectResponse("/nat/sites", status_code=303)
+    back = {k: v.strip() for k, v in (("area_code", area_code), ("radius", radius), ("suggest", suggest))}
+    query = urlencode({k: v for k, v in back.items() if v}) if back["area_code"] else ""
+    return RedirectResponse("/nat/sites" + (f"?{query}" if query else ""), status_code=303)
+
+
+# ---------------------------------------------------------------- after a form post
+
+# The sampler's and the lab's forms answer on the page itself, so the browser shows the form's
+# address. A GET there (the language switch, a bookmark, the address opened again) comes back
+# to the page instead of a "method not allowed".
+
+
+@router.get("/nat/sample/tube")
+@router.get("/nat/sample/scan")
+@router.get("/nat/sample/close")
+def sample_after_post() -> Response:
+    return RedirectResponse("/nat/sample", status_code=303)
+
+
+@router.get("/nat/lab/receive")
+@router.get("/nat/lab/results")
+def lab_after_post() -> Response:
+    return RedirectResponse("/nat/lab", status_code=303)
 
 
 # ---------------------------------------------------------------- residents
