@@ -285,6 +285,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> None:
+    global CONNS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1500)
     parser.add_argument("--seconds", type=float, default=300)
@@ -293,7 +294,14 @@ def main() -> None:
     parser.add_argument("--kill-after", type=float, default=None)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=CONNS,
+        help="keep-alive connections (sampling desks); at most this many swabs are in flight",
+    )
     args = parser.parse_args()
+    CONNS = args.connections
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, "

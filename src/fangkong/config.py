@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Swab registration waits this long after a swab for others to share its commit (group
     # commit); longer batches cost fewer statements per swab, at that much latency.
     intake_linger_ms: float = Field(default=4.0, ge=0, le=200)
+    # Writer threads of swab registration (PostgreSQL; SQLite has one writer at a time anyway).
+    # More than one pays when the database is far away (long round trips) and its CPU spare.
+    intake_writers: int = Field(default=1, ge=1, le=8)
     # FastAPI's native OpenTelemetry traces/metrics/logs through the global providers.
     opentelemetry: bool = False
     movement_dir: Path | None = None

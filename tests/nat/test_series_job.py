@@ -21,13 +21,12 @@ from fangkong.nat import results, rounds, series, tubes
 from fangkong.nat.models import TestingRound
 from fangkong.person import code as person_code
 from tests.conftest import is_postgres
-from tests.nat import test_api_cli, test_testing_flow
-from tests.nat.test_testing_flow import HQ, NOW, SAMPLER
+from tests.nat import test_api_cli
+from tests.nat.conftest import HQ, NOW, SAMPLER
 from tests.web.test_pages import _csrf, web_login
 
-# The fixtures of the other testing tests: the world of cn-9th with 12 residents, a site and two
-# labs; for HTTP and the CLI, accounts of each role and the CLI runner.
-world = test_testing_flow.world
+# The fixtures of the other testing tests (the world of cn-9th with 12 residents, a site and two
+# labs is in tests/nat/conftest.py); for HTTP and the CLI, accounts of each role and the CLI runner.
 setup = test_api_cli.setup
 cli = test_api_cli.cli
 

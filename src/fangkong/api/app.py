@@ -92,8 +92,18 @@ def create_app(
     app.state.session_factory = factory
     from fangkong.api.intake import Intake
 
-    # swab registration: group commit (its writer thread starts on first use)
-    app.state.intake = Intake(factory, linger_s=settings.intake_linger_ms / 1000)
+    # swab registration: group commit (its writer thread starts on first use). On PostgreSQL
+    # the writer has its own small pool without the liveness ping before each checkout (one
+    # round trip per batch); a dropped connection fails one batch, whose swabs are retried.
+    intake_factory = factory
+    if engine.dialect.name == "postgresql":
+        intake_engine = make_engine(
+            url=engine.url.render_as_string(hide_password=False), pool_pre_ping=False, pool_size=2
+        )
+        intake_factory = make_session_factory(intake_engine)
+    app.state.intake = Intake(
+        intake_factory, linger_s=settings.intake_linger_ms / 1000, writers=settings.intake_writers
+    )
     from fangkong.auth.service import RateLimiter
 
     app.state.login_limiter = RateLimiter()

@@ -6,6 +6,10 @@ then answers each request — so every acknowledged swab is on disk, and a batch
 costs one commit. If a batch fails as a whole (a database error), its swabs are retried one by
 one, so one bad swab never takes others down with it. Like the event worker, this runner owns
 its unit of work.
+
+On PostgreSQL two writers take batches from the queue, so one batch is checked while the other
+waits for the database; tubes are locked in id order (`SELECT … FOR UPDATE`), so two batches
+filling the same tube take turns and never deadlock. SQLite has one writer at a time anyway.
 """
 
 from __future__ import annotations
@@ -36,29 +40,43 @@ class Intake:
     """Group commit for swab registration (see the module docstring)."""
 
     def __init__(
-        self, factory: sessionmaker[Session], *, max_batch: int = 500, linger_s: float = 0.004
+        self,
+        factory: sessionmaker[Session],
+        *,
+        max_batch: int = 500,
+        linger_s: float = 0.004,
+        writers: int = 1,
     ) -> None:
         self.factory = factory
         self.max_batch = max_batch
+        self.writers = max(1, writers)
         # After the first swab, wait this long for others: a batch's fixed cost (a few queries
         # and the commit) is then shared; the answer waits a few milliseconds more.
         self.linger_s = linger_s
         self._queue: queue.Queue[_Item | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.batches = 0
         self.swabs = 0
 
     def start(self) -> None:
+        if len(self._threads) == self.writers and all(t.is_alive() for t in self._threads):
+            return
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="fangkong-sample-intake", daemon=True)
-                self._thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < self.writers:
+                t = threading.Thread(
+                    target=self._run, name=f"fangkong-sample-intake-{len(self._threads)}", daemon=True
+                )
+                t.start()
+                self._threads.append(t)
 
     def stop(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        alive = [t for t in self._threads if t.is_alive()]
+        for _ in alive:
             self._queue.put(None)
-            self._thread.join(timeout=10)
+        for t in alive:
+            t.join(timeout=10)
 
     def submit(self, swab: Swab) -> Future[Outcome]:
         self.start()
@@ -101,8 +119,9 @@ class Intake:
                     outcomes.append(
                         FangkongError(f"could not store the swab: {type(exc).__name__}", status=503)
                     )
-        self.batches += 1
-        self.swabs += len(batch)
+        with self._lock:
+            self.batches += 1
+            self.swabs += len(batch)
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.future.cancelled():
                 item.future.set_result(outcome)

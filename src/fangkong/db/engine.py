@@ -36,6 +36,10 @@ def make_engine(settings: Settings | None = None, *, url: str | None = None, **k
         _tune_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Plan every statement with its own values. psycopg prepares statements it sees often, and
+    # PostgreSQL then reuses a generic plan made when the table was small; during a testing
+    # round nat_sample grows by thousands of rows a minute, and such a plan scans it whole.
+    kwargs.setdefault("connect_args", {}).setdefault("options", "-c plan_cache_mode=force_custom_plan")
     return create_engine(url, **kwargs)
 
 
