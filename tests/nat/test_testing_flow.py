@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -229,6 +230,18 @@ def test_results_all_or_nothing_idempotent_and_corrections(factory: Any, world: 
     }
     with factory() as s:
         assert s.scalar(select(TubeResult.id)) is None  # nothing half-written
+    with factory.begin() as s, pytest.raises(Invalid) as early:  # tested before it was shipped
+        results.record(
+            session=s,
+            actor=lab,
+            lab_code="LAB-A",
+            source="t",
+            rows=[_result("T-0200", result="阴性", tested_at=NOW - dt.timedelta(days=1))],
+        )
+    (detail,) = early.value.details
+    assert (detail.row, detail.field) == (1, "tested_at") and "before the tube was shipped" in detail.reason
+    tested_local = (NOW - dt.timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert str(detail.value).startswith(f"{tested_local:%Y-%m-%d %H:%M} < ")
     with factory.begin() as s, pytest.raises(Forbidden):
         results.record(
             session=s,
@@ -279,7 +292,8 @@ def test_positive_pool_then_single_retests(factory: Any, world: dict[str, Any]) 
             source="api",
             rows=[_result("T-0300", ct_n=28.1, ct_orf=29.4)],
         )
-    assert rep.positive == 1
+    assert rep.positive == 1 and rep.positive_tubes == ["T-0300"]
+    assert rep.as_dict()["positive_tubes"] == ["T-0300"]
     events.run_pending(factory)
     with factory() as s:
         pooled = s.scalars(

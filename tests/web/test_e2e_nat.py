@@ -371,6 +371,8 @@ def test_lab_receives_a_box_and_uploads_results(
     assert "共 2 行" in page.inner_text("#report")
     assert page.inner_text("#report-recorded") == "2"
     assert page.inner_text("#report-positive") == "1"
+    assert "T-POOL-01" in page.inner_text("#report-positive-tubes")
+    assert "T-ONE-01" not in page.inner_text("#report-positive-tubes")
     assert page.inner_text("#report-unchanged") == "0"
     assert "alert-danger" in (page.get_attribute("#report", "class") or "")
     assert _tube(client, h["lab"], "T-POOL-01")["result"] == "positive"

@@ -13,27 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    Integer,
     Table,
     and_,
-    any_,
     bindparam,
     false,
-    func,
     insert,
     or_,
     select,
-    union_all,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from fangkong.auth.actor import Actor
@@ -268,15 +260,6 @@ class _TubeRow:
     closed_by: str | None = None
 
 
-def _in(session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
-    """`column IN values`. On PostgreSQL `= ANY(array)`: one statement text whatever the
-    number of values, so the server and the driver keep it prepared."""
-    if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(None, list(values), type_=ARRAY(column.type))
-        return cast(ColumnElement[bool], column == any_(array))
-    return cast(ColumnElement[bool], column.in_(values))
-
-
 def _store(session: Session, filled: list[_TubeRow], rows: list[dict[str, Any]]) -> list[int]:
     """Write the tubes' new counts (and closing) and insert the swabs; their ids in order.
     Tubes this session holds as objects are refreshed from the database afterwards."""
@@ -385,89 +368,23 @@ def _look_up(
     """Everything the batch's checks read — tokens, sites, tubes (locked), persons, their
     samples in these tubes and rounds, their round membership — in one round trip."""
     hashes = {hashlib.sha256(s.token.encode()).hexdigest(): s.token for s in swabs if s.token and not s.actor}
-    barcodes = sorted({s.tube.strip() for s in swabs})
-    ids = sorted({int(v) for k, v in keys if k == "id"})
-    docs: dict[str, set[str]] = {}
-    for k, v in keys:
-        if k != "id":
-            docs.setdefault(k, set()).add(str(v))
-
-    def by_doc() -> Any:
-        return or_(
-            *(
-                and_(PersonIdentifier.kind == kind, _in(session, PersonIdentifier.value, sorted(values)))
-                for kind, values in docs.items()
-            )
-        )
-
+    ask = _Ask(
+        hashes=sorted(hashes),
+        sites=sorted({s.site_id for s in swabs}),
+        barcodes=sorted({s.tube.strip() for s in swabs}),
+        ids=sorted({int(v) for k, v in keys if k == "id"}),
+        docs=sorted({(k, str(v)) for k, v in keys if k != "id"}),
+    )
     postgres = session.get_bind().dialect.name == "postgresql"
-    doc_stmt = select(PersonIdentifier.kind, PersonIdentifier.value, PersonIdentifier.person_id).where(
-        by_doc() if docs else false()
+    read = _read_pg if postgres else _read_generic
+    sess_rows, role_rows, site_rows, tube_rows, doc_rows, person_rows, in_tubes, in_rounds, member_rows = (
+        read(session, ask, lock)
     )
-    doc_rows: list[tuple[Any, ...]] = []
-    if docs and not postgres:  # in process, a query costs no round trip: documents → ids first
-        (doc_rows,) = fetch_all(session, [doc_stmt])
-        ids = sorted(set(ids) | {int(r[2]) for r in doc_rows})
-
-    def batch_persons(column: Any) -> Any:
-        if not docs or not postgres:
-            return _in(session, column, ids)
-        scanned = select(func.unnest(bindparam(None, ids, type_=ARRAY(Integer))))
-        via_docs = select(PersonIdentifier.person_id).where(by_doc())
-        return _any_of(session, column, union_all(scanned, via_docs))
-
-    tube_stmt = select(*_TUBE_COLUMNS).where(_in(session, Tube.barcode, barcodes))
-    if lock and session.get_bind().dialect.name == "postgresql":
-        # locked in id order: concurrent batches filling the same tubes wait, never deadlock
-        tube_stmt = tube_stmt.order_by(Tube.id).with_for_update()
-    batch_tubes = select(Tube.id).where(_in(session, Tube.barcode, barcodes))
-    batch_rounds = select(Tube.round_id).where(
-        _in(session, Tube.barcode, barcodes), Tube.round_id.is_not(None)
-    )
-    statements = [
-        select(
-            AuthSession.token_hash,
-            AuthSession.kind,
-            AuthSession.revoked_at,
-            AuthSession.expires_at,
-            User.id,
-            User.username,
-            User.area_code,
-            User.person_id,
-            User.language,
-            User.disabled,
-        )
-        .join(User, User.id == AuthSession.user_id)
-        .where(_in(session, AuthSession.token_hash, list(hashes))),
-        select(UserRole.user_id, UserRole.role)
-        .join(AuthSession, AuthSession.user_id == UserRole.user_id)
-        .where(_in(session, AuthSession.token_hash, list(hashes))),
-        select(SamplingSite.id, SamplingSite.code, SamplingSite.area_code, SamplingSite.status).where(
-            _in(session, SamplingSite.id, sorted({s.site_id for s in swabs}))
-        ),
-        tube_stmt,
-        doc_stmt,
-        select(Person.id, Person.status, Person.merged_into_id).where(batch_persons(Person.id)),
-    ]
-    statements += _sample_statements(session, batch_persons, batch_tubes, batch_rounds)
-    rows = fetch_all(session, statements)
-    sess_rows, role_rows, site_rows, tube_rows, doc_rows, person_rows = rows[:6]
-    in_tubes, in_rounds, member_rows = rows[6:]
     people = {int(r[0]): _Who(int(r[0]), r[1], r[2]) for r in person_rows}
     merged = {p.merged_into_id for p in people.values() if p.status != "active" and p.merged_into_id}
     if missing := merged - set(people):  # rare: scans of merged-away records
-        targets = sorted(missing)
-
-        def target_persons(column: Any) -> Any:
-            return _in(session, column, targets)
-
-        more, more_in_tubes, more_in_rounds, more_members = fetch_all(
-            session,
-            [
-                select(Person.id, Person.status, Person.merged_into_id).where(target_persons(Person.id)),
-                *_sample_statements(session, target_persons, batch_tubes, batch_rounds),
-            ],
-        )
+        again = _Ask(hashes=[], sites=[], barcodes=ask.barcodes, ids=sorted(missing), docs=[])
+        *_, more, more_in_tubes, more_in_rounds, more_members = read(session, again, False)
         people.update({int(r[0]): _Who(int(r[0]), r[1], r[2]) for r in more})
         in_tubes += more_in_tubes
         in_rounds += more_in_rounds
@@ -503,29 +420,108 @@ def _look_up(
     )
 
 
-def _sample_statements(session: Session, persons: Any, tubes: Any, rounds: Any) -> list[Any]:
-    """The persons' swabs in these tubes or in their rounds; their membership of the rounds."""
+@dataclass(frozen=True)
+class _Ask:
+    """What a batch looks up: token hashes, site ids, barcodes, person ids, (kind, document)."""
+
+    hashes: list[str]
+    sites: list[int]
+    barcodes: list[str]
+    ids: list[int]
+    docs: list[tuple[str, str]]
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def _read_generic(session: Session, ask: _Ask, lock: bool) -> list[Rows]:
+    """The lookups as SQLAlchemy statements, one after the other (SQLite: in process, a query
+    costs no round trip): documents first, then everything by person id."""
+    docs = [and_(PersonIdentifier.kind == kind, PersonIdentifier.value == value) for kind, value in ask.docs]
+    doc_stmt = select(PersonIdentifier.kind, PersonIdentifier.value, PersonIdentifier.person_id).where(
+        or_(*docs) if docs else false()
+    )
+    (doc_rows,) = fetch_all(session, [doc_stmt])
+    ids = sorted(set(ask.ids) | {int(r[2]) for r in doc_rows})
+    tubes = select(Tube.id).where(Tube.barcode.in_(ask.barcodes))
+    rounds = select(Tube.round_id).where(Tube.barcode.in_(ask.barcodes), Tube.round_id.is_not(None))
     swabs = select(Sample.round_id, Sample.person_id, Sample.tube_id, Tube.barcode).join(
         Tube, Tube.id == Sample.tube_id
     )
-    return [  # in these tubes, in these rounds: two statements, each on its own index
-        swabs.where(persons(Sample.person_id), _any_of(session, Sample.tube_id, tubes)),
-        swabs.where(persons(Sample.person_id), _any_of(session, Sample.round_id, rounds)).order_by(Sample.id),
-        select(RoundMember.round_id, RoundMember.person_id, RoundMember.single_tube).where(
-            _any_of(session, RoundMember.round_id, rounds), persons(RoundMember.person_id)
-        ),
-    ]
+    user = (User.id, User.username, User.area_code, User.person_id, User.language, User.disabled)
+    token = (AuthSession.token_hash, AuthSession.kind, AuthSession.revoked_at, AuthSession.expires_at)
+    rows = fetch_all(
+        session,
+        [
+            select(*token, *user)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash.in_(ask.hashes)),
+            select(UserRole.user_id, UserRole.role)
+            .join(AuthSession, AuthSession.user_id == UserRole.user_id)
+            .where(AuthSession.token_hash.in_(ask.hashes)),
+            select(SamplingSite.id, SamplingSite.code, SamplingSite.area_code, SamplingSite.status).where(
+                SamplingSite.id.in_(ask.sites)
+            ),
+            select(*_TUBE_COLUMNS).where(Tube.barcode.in_(ask.barcodes)).order_by(Tube.id),
+            select(Person.id, Person.status, Person.merged_into_id).where(Person.id.in_(ids)),
+            swabs.where(Sample.person_id.in_(ids), Sample.tube_id.in_(tubes)),
+            swabs.where(Sample.person_id.in_(ids), Sample.round_id.in_(rounds)).order_by(Sample.id),
+            select(RoundMember.round_id, RoundMember.person_id, RoundMember.single_tube).where(
+                RoundMember.round_id.in_(rounds), RoundMember.person_id.in_(ids)
+            ),
+        ],
+    )
+    return [*rows[:4], doc_rows, *rows[4:]]
 
 
-def _any_of(session: Session, column: Any, values: Any) -> Any:
-    """`column IN (subquery)`. On PostgreSQL `= ANY((SELECT array_agg …))`: the subquery runs
-    once, first, and its array is an index condition — a plain IN lets the planner start from
-    the other side and scan a whole round's members (200,000 rows) for a batch of 40."""
-    if session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
-    sub = values.subquery()
-    array = select(func.array_agg(next(iter(sub.c)))).scalar_subquery()
-    return column == any_(sql_cast(array, ARRAY(column.type)))  # ANY (array), not ANY (subquery)
+# PostgreSQL: the lookups as fixed SQL texts over array parameters — nothing to compile per
+# batch, and psycopg keeps them prepared — sent together in one round trip. The batch's persons
+# are the scanned ids plus those found by document; `= ANY(ARRAY(SELECT …))` is computed once,
+# first, and used as an index condition.
+_PG_PERSONS = """(%(ids)s::integer[] || ARRAY(
+    SELECT i.person_id FROM unnest(%(doc_kinds)s::varchar[], %(doc_values)s::varchar[]) AS d(kind, value)
+    JOIN person_identifier AS i ON i.kind = d.kind AND i.value = d.value))"""
+_PG_TUBE_IDS = "ARRAY(SELECT id FROM nat_tube WHERE barcode = ANY(%(barcodes)s::varchar[]))"
+_PG_ROUND_IDS = """ARRAY(SELECT round_id FROM nat_tube
+    WHERE barcode = ANY(%(barcodes)s::varchar[]) AND round_id IS NOT NULL)"""
+_PG_LOOKUPS = [
+    """SELECT s.token_hash, s.kind, s.revoked_at, s.expires_at,
+       u.id, u.username, u.area_code, u.person_id, u.language, u.disabled
+FROM auth_session AS s JOIN app_user AS u ON u.id = s.user_id
+WHERE s.token_hash = ANY(%(hashes)s::varchar[])""",
+    """SELECT r.user_id, r.role FROM user_role AS r JOIN auth_session AS s ON s.user_id = r.user_id
+WHERE s.token_hash = ANY(%(hashes)s::varchar[])""",
+    "SELECT id, code, area_code, status FROM nat_site WHERE id = ANY(%(sites)s::integer[])",
+    """SELECT id, barcode, site_id, round_id, capacity, members, status FROM nat_tube
+WHERE barcode = ANY(%(barcodes)s::varchar[]) ORDER BY id{lock}""",
+    """SELECT i.kind, i.value, i.person_id
+FROM unnest(%(doc_kinds)s::varchar[], %(doc_values)s::varchar[]) AS d(kind, value)
+JOIN person_identifier AS i ON i.kind = d.kind AND i.value = d.value""",
+    f"SELECT id, status, merged_into_id FROM person WHERE id = ANY{_PG_PERSONS}",
+    f"""SELECT s.round_id, s.person_id, s.tube_id, t.barcode
+FROM nat_sample AS s JOIN nat_tube AS t ON t.id = s.tube_id
+WHERE s.person_id = ANY{_PG_PERSONS} AND s.tube_id = ANY({_PG_TUBE_IDS})""",
+    f"""SELECT s.round_id, s.person_id, s.tube_id, t.barcode
+FROM nat_sample AS s JOIN nat_tube AS t ON t.id = s.tube_id
+WHERE s.person_id = ANY{_PG_PERSONS} AND s.round_id = ANY({_PG_ROUND_IDS})
+ORDER BY s.id""",
+    f"""SELECT round_id, person_id, single_tube FROM nat_round_member
+WHERE round_id = ANY({_PG_ROUND_IDS}) AND person_id = ANY{_PG_PERSONS}""",
+]
+
+
+def _read_pg(session: Session, ask: _Ask, lock: bool) -> list[Rows]:
+    params: dict[str, Any] = {
+        "hashes": ask.hashes,
+        "sites": ask.sites,
+        "barcodes": ask.barcodes,
+        "ids": ask.ids,
+        "doc_kinds": [k for k, _ in ask.docs],
+        "doc_values": [v for _, v in ask.docs],
+    }
+    # locked in id order: concurrent batches filling the same tubes wait, never deadlock
+    texts = [q.replace("{lock}", " FOR UPDATE" if lock else "") for q in _PG_LOOKUPS]
+    return fetch_all(session, [(q, params) for q in texts])
 
 
 def _actors(

@@ -67,6 +67,7 @@ class ResultReport:
     positive: int = 0
     auto_received: int = 0
     warnings: list[ErrorDetail] = field(default_factory=list)
+    positive_tubes: list[str] = field(default_factory=list)  # barcodes, in sheet order
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class ResultReport:
             "corrected": self.corrected,
             "positive": self.positive,
             "auto_received": self.auto_received,
+            "positive_tubes": self.positive_tubes[:200],
             "warnings": [w.as_dict() for w in self.warnings[:200]],
         }
 
@@ -228,7 +230,9 @@ def record(
             problems.append(ErrorDetail("barcode", "result before the tube was shipped", barcode, n))
             continue
         if tested < t.shipped_at:
-            problems.append(ErrorDetail("tested_at", "before the tube was shipped", tested.isoformat(), n))
+            when, shipped = tested.astimezone(local), t.shipped_at.astimezone(local)
+            shown = f"{when:%Y-%m-%d %H:%M} < {shipped:%Y-%m-%d %H:%M}"
+            problems.append(ErrorDetail("tested_at", "before the tube was shipped (local times)", shown, n))
             continue
         if row.ct_n is None and row.ct_orf is None and lab_word is None:
             problems.append(ErrorDetail("result", "neither a result nor Ct values", None, n))
@@ -335,6 +339,7 @@ def _write(
         report.recorded += 1
         if result == "positive":
             report.positive += 1
+            report.positive_tubes.append(t.barcode)
         if result == "positive" or previous is not None:
             emit.append((t, result, previous))
         elif result == "negative" and t.capacity == 1:
