@@ -18,11 +18,8 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Table,
-    and_,
     bindparam,
-    false,
     insert,
-    or_,
     select,
     update,
 )
@@ -434,43 +431,68 @@ class _Ask:
 Rows = list[tuple[Any, ...]]
 
 
+def _expanding(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+# SQLite (and any other database): the lookups as SQLAlchemy statements built once (so each
+# batch only binds its lists), run one after the other — in process, a query costs no round
+# trip: documents first, then everything by person id.
+_TUBES = select(Tube.id).where(Tube.barcode.in_(_expanding("barcodes")))
+_ROUNDS = select(Tube.round_id).where(Tube.barcode.in_(_expanding("barcodes")), Tube.round_id.is_not(None))
+_SWABS = select(Sample.round_id, Sample.person_id, Sample.tube_id, Tube.barcode).join(
+    Tube, Tube.id == Sample.tube_id
+)
+_GENERIC_DOCS = select(PersonIdentifier.kind, PersonIdentifier.value, PersonIdentifier.person_id).where(
+    PersonIdentifier.kind.in_(_expanding("doc_kinds")), PersonIdentifier.value.in_(_expanding("doc_values"))
+)
+_GENERIC_LOOKUPS = [
+    select(
+        AuthSession.token_hash,
+        AuthSession.kind,
+        AuthSession.revoked_at,
+        AuthSession.expires_at,
+        User.id,
+        User.username,
+        User.area_code,
+        User.person_id,
+        User.language,
+        User.disabled,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash.in_(_expanding("hashes"))),
+    select(UserRole.user_id, UserRole.role)
+    .join(AuthSession, AuthSession.user_id == UserRole.user_id)
+    .where(AuthSession.token_hash.in_(_expanding("hashes"))),
+    select(SamplingSite.id, SamplingSite.code, SamplingSite.area_code, SamplingSite.status).where(
+        SamplingSite.id.in_(_expanding("sites"))
+    ),
+    select(*_TUBE_COLUMNS).where(Tube.barcode.in_(_expanding("barcodes"))).order_by(Tube.id),
+    select(Person.id, Person.status, Person.merged_into_id).where(Person.id.in_(_expanding("ids"))),
+    _SWABS.where(Sample.person_id.in_(_expanding("ids")), Sample.tube_id.in_(_TUBES)),
+    _SWABS.where(Sample.person_id.in_(_expanding("ids")), Sample.round_id.in_(_ROUNDS)).order_by(Sample.id),
+    select(RoundMember.round_id, RoundMember.person_id, RoundMember.single_tube).where(
+        RoundMember.round_id.in_(_ROUNDS), RoundMember.person_id.in_(_expanding("ids"))
+    ),
+]
+
+
 def _read_generic(session: Session, ask: _Ask, lock: bool) -> list[Rows]:
-    """The lookups as SQLAlchemy statements, one after the other (SQLite: in process, a query
-    costs no round trip): documents first, then everything by person id."""
-    docs = [and_(PersonIdentifier.kind == kind, PersonIdentifier.value == value) for kind, value in ask.docs]
-    doc_stmt = select(PersonIdentifier.kind, PersonIdentifier.value, PersonIdentifier.person_id).where(
-        or_(*docs) if docs else false()
-    )
-    (doc_rows,) = fetch_all(session, [doc_stmt])
-    ids = sorted(set(ask.ids) | {int(r[2]) for r in doc_rows})
-    tubes = select(Tube.id).where(Tube.barcode.in_(ask.barcodes))
-    rounds = select(Tube.round_id).where(Tube.barcode.in_(ask.barcodes), Tube.round_id.is_not(None))
-    swabs = select(Sample.round_id, Sample.person_id, Sample.tube_id, Tube.barcode).join(
-        Tube, Tube.id == Sample.tube_id
-    )
-    user = (User.id, User.username, User.area_code, User.person_id, User.language, User.disabled)
-    token = (AuthSession.token_hash, AuthSession.kind, AuthSession.revoked_at, AuthSession.expires_at)
-    rows = fetch_all(
-        session,
-        [
-            select(*token, *user)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.token_hash.in_(ask.hashes)),
-            select(UserRole.user_id, UserRole.role)
-            .join(AuthSession, AuthSession.user_id == UserRole.user_id)
-            .where(AuthSession.token_hash.in_(ask.hashes)),
-            select(SamplingSite.id, SamplingSite.code, SamplingSite.area_code, SamplingSite.status).where(
-                SamplingSite.id.in_(ask.sites)
-            ),
-            select(*_TUBE_COLUMNS).where(Tube.barcode.in_(ask.barcodes)).order_by(Tube.id),
-            select(Person.id, Person.status, Person.merged_into_id).where(Person.id.in_(ids)),
-            swabs.where(Sample.person_id.in_(ids), Sample.tube_id.in_(tubes)),
-            swabs.where(Sample.person_id.in_(ids), Sample.round_id.in_(rounds)).order_by(Sample.id),
-            select(RoundMember.round_id, RoundMember.person_id, RoundMember.single_tube).where(
-                RoundMember.round_id.in_(rounds), RoundMember.person_id.in_(ids)
-            ),
-        ],
-    )
+    doc_rows: Rows = []
+    if ask.docs:
+        wanted = set(ask.docs)
+        found = session.execute(
+            _GENERIC_DOCS,
+            {"doc_kinds": sorted({k for k, _ in wanted}), "doc_values": sorted({v for _, v in wanted})},
+        )
+        doc_rows = [tuple(r) for r in found if (r[0], r[1]) in wanted]
+    params = {
+        "hashes": ask.hashes,
+        "sites": ask.sites,
+        "barcodes": ask.barcodes,
+        "ids": sorted(set(ask.ids) | {int(r[2]) for r in doc_rows}),
+    }
+    rows = [[tuple(r) for r in session.execute(stmt, params)] for stmt in _GENERIC_LOOKUPS]
     return [*rows[:4], doc_rows, *rows[4:]]
 
 
