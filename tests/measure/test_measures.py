@@ -281,15 +281,11 @@ def test_periodic_job_applies_due_profiles(factory: Any, areas: Any) -> None:
     from fangkong.jobs import PeriodicRunner
 
     runner = PeriodicRunner()
-    every = ["policy.apply_due", "tasks.supervise_overdue", "nat.turnaround"]
-    assert runner.run_due(factory, now=0) == every  # no profile yet: no-ops
+    five_minutes = ["tasks.supervise_overdue", "nat.turnaround", "nat.series"]
+    assert runner.run_due(factory, now=0) == ["policy.apply_due", *five_minutes]  # no profile: no-ops
     assert runner.run_due(factory, now=10) == []  # not due again yet
-    assert runner.run_due(factory, now=400) == ["tasks.supervise_overdue", "nat.turnaround"]  # every 5 min
-    assert runner.run_due(factory, now=700) == [
-        "policy.apply_due",
-        "tasks.supervise_overdue",
-        "nat.turnaround",
-    ]
+    assert runner.run_due(factory, now=400) == five_minutes  # every 5 min
+    assert runner.run_due(factory, now=700) == ["policy.apply_due", *five_minutes]
 
 
 def test_an_invalid_profile_never_replaces_the_active_one(
