@@ -1,9 +1,11 @@
 """Testing (核酸) journeys in a real browser: Debian's chromium driven by Playwright against a
 real server (the fixtures of test_e2e.py). The testing lead plans a round on the page, watches
-the progress per community and downloads the not-yet-sampled list; the lab receives a box and
-uploads a result sheet (a bad one refused with its row named, nothing kept); a site manager
-closes and reopens a site and sees the 15-minute coverage follow; residents see their own
-records and nobody else's; the pages switch to English."""
+the progress per community and downloads the not-yet-sampled list; a sampler fills a tube,
+closes it and boxes it for the lab (a box with an unknown tube refused, that barcode named),
+which receives it; the lab receives a box and uploads a result sheet (a bad one refused with its
+row named, nothing kept); a site manager closes and reopens a site and sees the 15-minute
+coverage follow; residents see their own records and nobody else's; the pages switch to
+English."""
 
 from __future__ import annotations
 
@@ -255,7 +257,7 @@ def test_testing_lead_plans_a_round_and_downloads_the_missing_list(
 # ---------------------------------------------------------------- the sampler
 
 
-def test_sampler_chooses_a_site_fills_a_tube_and_closes_it_in_english(
+def test_sampler_fills_a_tube_closes_it_and_ships_it_to_the_lab_in_english(
     live_server: str, browser: Any, client: Any, world: dict[str, Any]
 ) -> None:
     h, pids = world["h"], world["pids"]
@@ -294,6 +296,43 @@ def test_sampler_chooses_a_site_fills_a_tube_and_closes_it_in_english(
     assert page.locator(tube_row).count() == 0
     tube = _tube(client, h["smp"], "T-HAND-01")
     assert tube["status"] == "closed" and tube["members"] == 2
+
+    # into a transport box for the lab: the closed tube is offered, ticked
+    ship_row = "#ship-tubes tbody tr:has-text('T-HAND-01')"
+    assert "Closed" in page.inner_text(ship_row) and "2/10" in page.inner_text(ship_row)
+    assert page.is_checked(f"{ship_row} input[type=checkbox]")
+    page.fill("#ship-code", "BOX-HAND-01")
+    page.select_option("#ship-lab", "LAB1")
+    page.fill("#ship-carrier", "顺丰")
+    # a scanned box with a tube the system does not know: refused, the barcode named, nothing ships
+    page.fill("#ship-scanned", "T-HAND-01\nT-NOPE-01\n")
+    _submit(page, "#ship-submit")
+    page.wait_for_selector("#error")
+    assert "T-NOPE-01: unknown tube barcode" in page.inner_text("#error-details")
+    assert "T-HAND-01" not in page.inner_text("#error-details")
+    assert page.input_value("#ship-code") == "BOX-HAND-01"  # the form as it was sent
+    assert _tube(client, h["smp"], "T-HAND-01")["status"] == "closed"
+    # the ticked tube, nothing scanned: shipped
+    page.fill("#ship-scanned", "")
+    _submit(page, "#ship-submit")
+    page.wait_for_selector("#notice")
+    assert page.inner_text("#notice") == "Box BOX-HAND-01 shipped to 一号实验室: 1 tube(s)"
+    assert page.locator("#error").count() == 0 and page.locator(ship_row).count() == 0
+    tube = _tube(client, h["smp"], "T-HAND-01")
+    assert tube["status"] == "shipped" and tube["shipped_at"] is not None
+
+    # the lab receives the box on its page
+    lab = browser.new_page()
+    _login(lab, live_server, "lab")
+    lab.goto(f"{live_server}/nat/lab")
+    waiting = "#waiting tbody tr:has-text('BOX-HAND-01')"
+    assert "顺丰" in lab.inner_text(waiting)
+    lab.fill("#receive-form input[name=shipment]", "BOX-HAND-01")
+    _submit(lab, "#receive-submit")
+    lab.wait_for_selector("#notice")
+    assert "转运箱 BOX-HAND-01 已接收，共 1 管" in lab.inner_text("#notice")
+    assert lab.locator(waiting).count() == 0
+    assert _tube(client, h["lab"], "T-HAND-01")["status"] == "received"
 
 
 # ---------------------------------------------------------------- the lab

@@ -1,5 +1,5 @@
 """Small read-only lists for the testing pages: rounds of a jurisdiction, the labs an account
-works for, the open tubes of a site."""
+works for, the open tubes of a site and those waiting to be shipped."""
 
 from __future__ import annotations
 
@@ -57,3 +57,27 @@ def open_tubes(session: Session, actor: Actor, site: SamplingSite, limit: int = 
             .limit(limit)
         )
     )
+
+
+def tubes_to_ship(session: Session, actor: Actor, site: SamplingSite, limit: int = 500) -> list[Tube]:
+    """The site's tubes that can go into a transport box: closed ones and open ones with swabs
+    (closed on the way), not shipped yet; oldest first."""
+    authorize(actor, "nat.sample", site)
+    return list(
+        session.scalars(
+            select(Tube)
+            .where(
+                Tube.site_id == site.id,
+                Tube.shipment_id.is_(None),
+                or_(Tube.status == "closed", (Tube.status == "open") & (Tube.members > 0)),
+            )
+            .order_by(Tube.opened_at, Tube.id)
+            .limit(limit)
+        )
+    )
+
+
+def active_labs(session: Session, actor: Actor) -> list[Lab]:
+    """The labs a sampler can send a transport box to."""
+    authorize(actor, "nat.sample")
+    return list(session.scalars(select(Lab).where(Lab.active.is_(True)).order_by(Lab.code)))

@@ -1,5 +1,6 @@
-"""Testing pages (核酸检测): rounds and their progress, the sampler's scanning page, the lab's
-receive-and-upload page, sampling sites with their coverage, and a resident's own records.
+"""Testing pages (核酸检测): rounds and their progress, the sampler's scanning page (and the
+boxing of its tubes for a lab, 装箱送检), the lab's receive-and-upload page, sampling sites with
+their coverage, and a resident's own records.
 
 Forms post back to the page they came from. A refused action (a full tube, a bad result sheet …)
 is shown on that page in the standard error box, so a sampler keeps scanning; the service call
@@ -222,6 +223,7 @@ def _sample_page(
     answer: dict[str, Any] | None = None,
     notice: str | None = None,
     error: FangkongError | None = None,
+    ship: dict[str, Any] | None = None,
 ) -> Response:
     authorize(actor, "nat.sample")
     open_sites = [
@@ -246,6 +248,9 @@ def _sample_page(
         pool_sizes=_pool_sizes(session),
         tubes=queries.open_tubes(session, actor, site) if site else [],
         tube=tube,
+        ship_tubes=queries.tubes_to_ship(session, actor, site) if site else [],
+        labs=queries.active_labs(session, actor) if site else [],
+        ship={"code": "", "lab": "", "carrier": "", "scanned": "", "picked": None} | (ship or {}),
         answer=answer,
         notice=notice,
         error=error,
@@ -528,6 +533,7 @@ def site_status(
 @router.get("/nat/sample/tube")
 @router.get("/nat/sample/scan")
 @router.get("/nat/sample/close")
+@router.get("/nat/sample/ship")
 def sample_after_post() -> Response:
     return RedirectResponse("/nat/sample", status_code=303)
 

@@ -23,7 +23,7 @@ from fangkong.person import service as persons
 from fangkong.person.models import Person
 from fangkong.place.models import Place
 from fangkong.unit.models import Unit
-from fangkong.web import case_pages, nat_pages, policy_pages, registry_pages
+from fangkong.web import case_pages, nat_pages, nat_ship_pages, policy_pages, registry_pages
 from fangkong.web.guard import LoginRequired, check_csrf, safe_next, web_actor
 from fangkong.web.pages import language, render
 from fangkong.web.session import (
@@ -281,6 +281,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(policy_pages.router)
     app.include_router(case_pages.router)
     app.include_router(nat_pages.router)
+    app.include_router(nat_ship_pages.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
